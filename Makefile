@@ -1,0 +1,32 @@
+# Two commands do all setup on a fresh machine:
+#   make demo   train the base config on the embedded corpus, export to ONNX, generate poems
+#   make test   run the test suite
+# torch is pinned: an unpinned torch resolves to a multi-GB CUDA build (see README).
+PY := .venv/bin/python
+TORCH := torch==2.13.0
+CONFIG ?= configs/base.yaml
+RUN_DIR ?= runs/base
+
+.PHONY: install test test-all demo clean
+
+.venv/.installed: pyproject.toml
+	python3 -m venv .venv
+	$(PY) -m pip install --quiet $(TORCH)
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: .venv/.installed
+
+test: install
+	$(PY) -m pytest -q
+
+test-all: install
+	$(PY) -m pytest -q -m ''
+
+demo: install
+	$(PY) -m poemnet.corpus stats
+	.venv/bin/accelerate launch --num_processes 1 --num_machines 1 --mixed_precision no --dynamo_backend no \
+		train_dist.py --config $(CONFIG)
+
+clean:
+	rm -rf runs .pytest_cache

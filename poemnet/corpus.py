@@ -1,0 +1,208 @@
+"""Build the regulated-verse corpus from the chinese-poetry package, and load it.
+
+    python -m poemnet.corpus build --source chinese-poetry-2.0.1.tgz --out poems.jsonl.gz
+    python -m poemnet.corpus stats [--corpus FILE]
+
+The source is the npm package `chinese-poetry` (`npm pack chinese-poetry`), unpacked or as the
+.tgz. We read dist/quantangshi/poet.{tang,song}.N.json, keep poems whose every couplet is
+`XXXXX，XXXXX。` (5 or 7 characters, 4 or 8 lines, Chinese characters only), convert them to
+simplified characters with OpenCC (t2s) and drop exact duplicates of the converted text.
+"""
+import argparse
+import gzip
+import io
+import json
+import os
+import re
+import sys
+import tarfile
+from collections import Counter
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from poemnet.errors import UserError, run_cli
+from poemnet.forms import FORMS, detect_form
+from poemnet.io import write_bytes_atomic, write_text_atomic
+
+EMBEDDED_CORPUS = Path(__file__).parent / "data" / "wujue.jsonl.gz"
+_SOURCE_FILE = re.compile(r"(?:^|/)dist/quantangshi/poet\.(tang|song)\.(\d+)\.json$")
+DYNASTIES = {"tang": "唐", "song": "宋"}
+
+
+@dataclass
+class Poem:
+    text: str  # lines joined, punctuation kept: "XXXXX，XXXXX。XXXXX，XXXXX。"
+    form: str
+    dynasty: str
+    author: str
+    title: str
+
+
+def _source_files(source):
+    """Yield (name, bytes) of the Tang and Song files, in dynasty then file-number order."""
+    source = Path(source)
+    if not source.exists():
+        raise UserError(f"source {source} does not exist: pass the chinese-poetry folder or .tgz (npm pack chinese-poetry)")
+    if source.is_file():
+        try:
+            tar = tarfile.open(source, "r:*")
+        except tarfile.TarError as e:
+            raise UserError(f"{source} is not a readable .tgz ({e}): pass the file from `npm pack chinese-poetry`")
+        with tar:
+            members = [(m, _SOURCE_FILE.search(m.name)) for m in tar.getmembers() if m.isfile()]
+            found = sorted(((m, k) for m, k in members if k), key=lambda mk: _order(mk[1]))
+            if not found:
+                raise UserError(f"{source} holds no dist/quantangshi/poet.*.json: is it the chinese-poetry package?")
+            for member, _ in found:
+                yield member.name, tar.extractfile(member).read()
+        return
+    roots = [source / "dist" / "quantangshi", source / "package" / "dist" / "quantangshi"]
+    root = next((r for r in roots if r.is_dir()), None)
+    if root is None:
+        raise UserError(f"no dist/quantangshi folder in {source}: pass the unpacked chinese-poetry package folder")
+    found = sorted(((p, _SOURCE_FILE.search(p.as_posix())) for p in root.glob("poet.*.json")), key=lambda pk: _order(pk[1]) if pk[1] else (9, 0))
+    found = [(p, k) for p, k in found if k]
+    if not found:
+        raise UserError(f"{root} holds no poet.tang.*.json or poet.song.*.json files")
+    for path, _ in found:
+        yield str(path), path.read_bytes()
+
+
+def _order(match):
+    return (0 if match.group(1) == "tang" else 1, int(match.group(2)))
+
+
+def _parse_file(name, data):
+    try:
+        records = json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise UserError(f"{name} is not UTF-8 ({e.reason} at byte {e.start}): re-fetch the package")
+    except json.JSONDecodeError as e:
+        raise UserError(f"{name} is not valid JSON (line {e.lineno}: {e.msg}): re-fetch the package")
+    if not isinstance(records, list):
+        raise UserError(f"{name} holds a JSON {type(records).__name__}, expected a list of poems")
+    return records
+
+
+def _record_text(record):
+    """The poem's lines joined, or None when the record is malformed."""
+    if not isinstance(record, dict):
+        return None
+    paragraphs = record.get("paragraphs")
+    if not isinstance(paragraphs, list) or not all(isinstance(p, str) for p in paragraphs):
+        return None
+    if not isinstance(record.get("author", ""), str) or not isinstance(record.get("title", ""), str):
+        return None
+    return "".join(p.strip() for p in paragraphs)
+
+
+def build(source, script="simplified", forms=None, log=print):
+    """Read the source, filter and convert: returns (poems, report)."""
+    converter = None
+    if script == "simplified":
+        import opencc
+        converter = opencc.OpenCC("t2s")
+    convert = converter.convert if converter else (lambda s: s)
+    report = Counter()
+    seen, poems = set(), []
+    for name, data in _source_files(source):
+        dynasty = DYNASTIES[_SOURCE_FILE.search(name).group(1)]
+        for record in _parse_file(name, data):
+            text = _record_text(record)
+            if text is None:
+                report["malformed records"] += 1
+                continue
+            report["records read"] += 1
+            text = convert(text)
+            form = detect_form(text)
+            if form is None:
+                report["not regulated verse"] += 1
+            elif forms and form.name not in forms:
+                report["other forms"] += 1
+            elif text in seen:
+                report["duplicates"] += 1
+            else:
+                seen.add(text)
+                poems.append(Poem(text, form.name, dynasty, convert(record.get("author", "")), convert(record.get("title", ""))))
+        report["files read"] += 1
+    return poems, report
+
+
+def save(poems, path):
+    """Write JSONL (gzip if the name ends in .gz, with a fixed mtime so rebuilds are byte-identical)."""
+    lines = "".join(json.dumps(asdict(p), ensure_ascii=False) + "\n" for p in poems).encode("utf-8")
+    if str(path).endswith(".gz"):
+        buffer = io.BytesIO()
+        with gzip.GzipFile(filename="", mode="wb", fileobj=buffer, mtime=0, compresslevel=9) as gz:
+            gz.write(lines)
+        lines = buffer.getvalue()
+    write_bytes_atomic(path, lines)
+
+
+def load(path=None):
+    """Load a corpus written by `save` (default: the embedded 五绝 corpus)."""
+    path = Path(path or EMBEDDED_CORPUS)
+    if not path.is_file():
+        raise UserError(f"corpus {path} not found: build one with `python -m poemnet.corpus build` or use the embedded one")
+    opener = gzip.open if path.suffix == ".gz" else open
+    poems = []
+    try:
+        with opener(path, "rt", encoding="utf-8") as f:
+            for lineno, line in enumerate(f, 1):
+                poems.append(_poem_from_json(line, path, lineno))
+    except (OSError, UnicodeDecodeError, EOFError) as e:
+        raise UserError(f"corpus {path} cannot be read ({e}): rebuild it with `python -m poemnet.corpus build`")
+    return poems
+
+
+def _poem_from_json(line, path, lineno):
+    try:
+        poem = Poem(**json.loads(line))
+    except (json.JSONDecodeError, TypeError) as e:
+        raise UserError(f"corpus {path} line {lineno} is not a poem record ({e}): rebuild it")
+    if poem.form not in FORMS or not FORMS[poem.form].matches(poem.text):
+        raise UserError(f"corpus {path} line {lineno}: text does not have the form {poem.form!r}: rebuild it")
+    return poem
+
+
+def stats_path(corpus_path):
+    return Path(str(corpus_path) + ".stats.json")
+
+
+def stats(poems):
+    """Counts per form and dynasty, and the number of distinct characters."""
+    table = Counter((p.form, p.dynasty) for p in poems)
+    chars = {ch for p in poems for ch in p.text if ch not in "，。"}
+    return {"poems": len(poems), "by_form": dict(Counter(p.form for p in poems)),
+            "by_form_and_dynasty": {f"{f} {d}": n for (f, d), n in sorted(table.items())},
+            "distinct_characters": len(chars)}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m poemnet.corpus", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    b = sub.add_parser("build", help="build a corpus file from the chinese-poetry package")
+    b.add_argument("--source", required=True, help="unpacked chinese-poetry folder or its .tgz")
+    b.add_argument("--out", required=True, help="output .jsonl or .jsonl.gz")
+    b.add_argument("--script", choices=["simplified", "traditional"], default="simplified")
+    b.add_argument("--forms", nargs="+", choices=list(FORMS), help="keep only these forms (default: all four)")
+    s = sub.add_parser("stats", help="print the counts of a corpus file")
+    s.add_argument("--corpus", help="corpus file (default: the embedded 五绝 corpus)")
+    args = parser.parse_args(argv)
+    if args.command == "stats":
+        print(json.dumps(stats(load(args.corpus)), ensure_ascii=False, indent=1))
+        return 0
+    poems, report = build(args.source, args.script, args.forms)
+    if not poems:
+        raise UserError(f"no regulated poems found in {args.source}: check that it is the chinese-poetry package")
+    save(poems, args.out)
+    summary = json.dumps({"source": Path(args.source).name, "script": args.script, "report": dict(report),
+                          **stats(poems)}, ensure_ascii=False, indent=1)
+    write_text_atomic(stats_path(args.out), summary + "\n")  # kept beside the corpus: the tests check it
+    print(summary)
+    print(f"wrote {len(poems)} poems to {args.out} ({os.path.getsize(args.out)} bytes)", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main)

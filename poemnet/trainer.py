@@ -1,0 +1,257 @@
+"""The training loop: accelerate for DDP and mixed precision, our own pickle-free checkpoints.
+
+Every rank builds the same global batches (a seeded shuffle per epoch) and takes its own slice,
+so N processes with batch B see exactly what one process with batch N*B sees.
+"""
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from accelerate import Accelerator
+from accelerate.utils import set_seed
+from tqdm import tqdm
+
+from poemnet import checkpoint
+from poemnet.config import flatten, save_config
+from poemnet.data import epoch_batches, inputs_and_targets, load_data, rank_slice, steps_per_epoch
+from poemnet.decoding import Sampling
+from poemnet.errors import UserError
+from poemnet.forms import FORMS
+from poemnet.generate import generate, poem_rules
+from poemnet.model import PoemLSTM, numpy_step_fn
+
+
+class TrainingDiverged(UserError):
+    pass
+
+
+def make_accelerator(cfg):
+    """Accelerator with the config's precision, refusing the two silent traps in FACTS.md."""
+    precision = cfg.train.mixed_precision or os.environ.get("ACCELERATE_MIXED_PRECISION", "no")
+    if precision == "fp16" and not torch.cuda.is_available():
+        raise UserError("fp16 needs a GPU: on CPU accelerate would silently train in fp32; use mixed_precision bf16 or no")
+    accelerator = Accelerator(mixed_precision=precision, gradient_accumulation_steps=cfg.train.grad_accum_steps,
+                              log_with="tensorboard" if cfg.output.tensorboard else None, project_dir=cfg.output.dir)
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and accelerator.num_processes == 1:
+        raise UserError(f"WORLD_SIZE={world} but accelerate runs 1 process, so each rank would train alone; "
+                        "on a machine without GPUs set ACCELERATE_USE_CPU=true (see configs/accelerate/multi_cpu.yaml)")
+    return accelerator
+
+
+def lr_at(step, total, t):
+    """Linear warmup to t.lr, then cosine decay to t.min_lr at `total`."""
+    if step < t.warmup_steps:
+        return t.lr * (step + 1) / t.warmup_steps
+    progress = min(1.0, (step - t.warmup_steps) / max(1, total - t.warmup_steps))
+    return t.min_lr + 0.5 * (t.lr - t.min_lr) * (1 + math.cos(math.pi * progress))
+
+
+def make_optimizer(model, t):
+    """AdamW; no weight decay on biases and embeddings-free 1-d parameters."""
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
+    rest = [p for n, p in model.named_parameters() if p.dim() < 2]
+    groups = [{"params": decay, "weight_decay": t.weight_decay}, {"params": rest, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=t.lr, betas=(0.9, 0.99))
+
+
+class Trainer:
+    def __init__(self, cfg, accelerator):
+        self.cfg, self.acc, t = cfg, accelerator, cfg.train
+        set_seed(t.seed)  # the same initial weights on every rank
+        self.data = load_data(cfg.data)
+        self.model = PoemLSTM.from_config(cfg.model, len(self.data.vocab))
+        self.model, self.optimizer = accelerator.prepare(self.model, make_optimizer(self.model, t))
+        set_seed(t.seed + accelerator.process_index)  # different dropout masks per rank
+        self.global_batch = t.batch_size * accelerator.num_processes
+        self.batches_per_epoch = steps_per_epoch(self.data.train, self.global_batch)
+        if self.batches_per_epoch < t.grad_accum_steps:
+            raise UserError(f"the corpus gives {self.batches_per_epoch} batches of {self.global_batch} poems per epoch: lower train.batch_size")
+        self.total_steps = t.max_steps or t.epochs * self.batches_per_epoch // t.grad_accum_steps
+        self.run_dir = Path(cfg.output.dir)
+        self.ckpt_root = self.run_dir / "checkpoints"
+        self.step, self._epoch_cache = 0, (None, None)
+
+    def micro_batch(self, index):
+        """This rank's tokens for the index-th global batch since the start of training."""
+        epoch, i = divmod(index, self.batches_per_epoch)
+        if self._epoch_cache[0] != epoch:
+            self._epoch_cache = (epoch, epoch_batches(self.data.train, self.global_batch, self.cfg.train.seed, epoch))
+        form, rows = self._epoch_cache[1][i]
+        rows = rank_slice(rows, self.acc.process_index, self.acc.num_processes)
+        return self.data.train[form][torch.as_tensor(rows)].to(self.acc.device)
+
+    def loss(self, tokens, model=None):
+        inputs, targets = inputs_and_targets(tokens)
+        logits = (model or self.model)(inputs)
+        return F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-100)
+
+    def train_step(self):
+        """One optimizer step over grad_accum_steps micro-batches; returns the mean loss."""
+        t, losses = self.cfg.train, []
+        for m in range(t.grad_accum_steps):
+            with self.acc.accumulate(self.model):
+                loss = self.loss(self.micro_batch(self.step * t.grad_accum_steps + m))
+                self.check_finite(loss)
+                self.acc.backward(loss)
+                if self.acc.sync_gradients:
+                    if t.grad_clip:
+                        self.acc.clip_grad_norm_(self.model.parameters(), t.grad_clip)
+                    for group in self.optimizer.param_groups:
+                        group["lr"] = lr_at(self.step, self.total_steps, t)
+                    self.optimizer.step()
+                    self.optimizer.zero_grad(set_to_none=True)
+                losses.append(loss.detach())
+        self.step += 1
+        return torch.stack(losses).mean()
+
+    def check_finite(self, loss):
+        every_rank = self.acc.gather(loss.detach().float().reshape(1))
+        if not torch.isfinite(every_rank).all():
+            last = checkpoint.latest_valid(self.ckpt_root, warn=lambda _: None)
+            raise TrainingDiverged(f"loss became {every_rank.tolist()} at step {self.step}: lower train.lr or use "
+                                   f"mixed_precision no; the last good checkpoint is {last or 'none'} (--resume auto)")
+
+    @torch.no_grad()
+    def evaluate(self):
+        """Validation loss and perplexity over the whole split, summed across ranks."""
+        model = self.acc.unwrap_model(self.model)
+        model.eval()
+        totals = torch.zeros(2, device=self.acc.device, dtype=torch.float64)
+        for form, tokens in sorted(self.data.val.items()):
+            mine = tokens[self.acc.process_index::self.acc.num_processes]
+            for chunk in mine.split(256):
+                with self.acc.autocast():
+                    loss = self.loss(chunk.to(self.acc.device), model)
+                n = chunk.size(0) * (chunk.size(1) - 2)  # targets minus the ignored form token
+                totals += torch.tensor([loss.item() * n, n], device=self.acc.device, dtype=torch.float64)
+        totals = self.acc.gather_for_metrics(totals.reshape(1, 2)).sum(0)
+        model.train()
+        val_loss = (totals[0] / totals[1]).item()
+        return {"val_loss": val_loss, "val_ppl": math.exp(min(val_loss, 50))}
+
+    def samples(self, seed):
+        """A few poems per trained form from the plain torch decoder (rank 0 only)."""
+        model = self.acc.unwrap_model(self.model)
+        model.eval()
+        step_fn, zero_state = numpy_step_fn(model)
+        poems = []
+        for name in self.data.forms:
+            rules = poem_rules(self.data.vocab, FORMS[name])
+            poems += generate(step_fn, zero_state, self.data.vocab, FORMS[name], self.cfg.train.num_samples,
+                              rules, Sampling(temperature=0.8, top_k=40), seed)
+        model.train()
+        return poems
+
+    def save_checkpoint(self):
+        acc, rank = self.acc, self.acc.process_index
+        folder = checkpoint.partial_dir(self.ckpt_root, self.step)
+        if acc.is_main_process:
+            folder.mkdir(parents=True, exist_ok=True)
+        acc.wait_for_everyone()
+        extra = {"step": self.step, "world_size": acc.num_processes, "global_batch": self.global_batch,
+                 "scaler": acc.scaler.state_dict() if acc.scaler is not None else None}
+        model_state = acc.unwrap_model(self.model).state_dict() if rank == 0 else None
+        optimizer_state = self.optimizer.state_dict() if rank == 0 else None
+        checkpoint.write_rank_files(folder, rank, model_state, optimizer_state, extra)
+        acc.wait_for_everyone()
+        if acc.is_main_process:
+            checkpoint.seal(self.ckpt_root, self.step, self.cfg.train.keep_last)
+        acc.wait_for_everyone()
+
+    def resume(self, folder):
+        model_state, optimizer_state, rng, extra = checkpoint.read(folder, self.acc.process_index)
+        if extra["world_size"] != self.acc.num_processes or extra["global_batch"] != self.global_batch:
+            raise UserError(f"{folder} was written by {extra['world_size']} processes with global batch "
+                            f"{extra['global_batch']}: resume with the same launcher and train.batch_size")
+        self.acc.unwrap_model(self.model).load_state_dict(model_state)
+        self.optimizer.load_state_dict(optimizer_state)
+        if extra["scaler"] is not None and self.acc.scaler is not None:
+            self.acc.scaler.load_state_dict(extra["scaler"])
+        checkpoint.set_rng_state(rng)
+        self.step = extra["step"]
+
+    def log(self, record):
+        """Rank 0: one line of metrics.jsonl and the TensorBoard scalars."""
+        self.acc.log({k: v for k, v in record.items() if isinstance(v, (int, float))}, step=record["step"])
+        if self.acc.is_main_process:
+            with open(self.run_dir / "metrics.jsonl", "a", encoding="utf-8") as f:
+                f.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+    def validate_and_sample(self):
+        metrics = self.evaluate()
+        self.log({"step": self.step, **metrics})
+        if self.acc.is_main_process and self.cfg.train.num_samples:
+            for poem in self.samples(seed=self.step):
+                tqdm.write(f"  {poem}")
+        self.acc.print(f"step {self.step}: val_loss {metrics['val_loss']:.4f} val_ppl {metrics['val_ppl']:.2f}")
+        return metrics
+
+    def write_final(self, metrics):
+        """final/: weights, config, vocabulary and metrics: all that export.py needs, no pickles."""
+        final = self.run_dir / "final"
+        partial = self.run_dir / ".partial-final"
+        partial.mkdir(parents=True, exist_ok=True)
+        from safetensors.torch import save_file
+        state = {k: v.detach().float().cpu().contiguous() for k, v in self.acc.unwrap_model(self.model).state_dict().items()}
+        save_file(state, partial / "model.safetensors")
+        save_config(self.cfg, partial / "config.yaml")
+        self.data.vocab.save(partial / "vocab.json")
+        with open(partial / "metrics.json", "w", encoding="utf-8") as f:
+            json.dump({**metrics, "forms": self.data.forms, "vocab_size": len(self.data.vocab)}, f, indent=1)
+        if final.exists():
+            import shutil
+            shutil.rmtree(final)
+        os.replace(partial, final)
+        return final
+
+    def fit(self, stop_after=None):
+        """Train to total_steps (or stop_after more steps, checkpointing there); returns the metrics."""
+        t, acc = self.cfg.train, self.acc
+        end = self.total_steps if stop_after is None else min(self.total_steps, self.step + stop_after)
+        tokens_per_step = self.global_batch * t.grad_accum_steps * (next(iter(self.data.train.values())).size(1) - 1)
+        bar = tqdm(total=self.total_steps, initial=self.step, disable=not acc.is_local_main_process, dynamic_ncols=True)
+        metrics, started, first_step = {}, time.perf_counter(), self.step
+        while self.step < end:
+            loss = self.train_step().item()
+            rate = tokens_per_step * (self.step - first_step) / (time.perf_counter() - started)
+            lr = lr_at(self.step - 1, self.total_steps, t)
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{rate:,.0f}", lr=f"{lr:.2e}")
+            if self.step % t.log_every == 0:
+                self.log({"step": self.step, "loss": loss, "lr": lr, "tokens_per_s": rate})
+            if self.step % t.eval_every == 0 or self.step == self.total_steps:
+                metrics = {**self.validate_and_sample(), "tokens_per_s": rate, "step": self.step}
+            if self.step % t.ckpt_every == 0 or self.step == end:
+                self.save_checkpoint()
+        bar.close()
+        return metrics
+
+
+def train(cfg, resume=None, stop_after=None):
+    """Train from a validated config; returns the final artifact folder (None if stopped early)."""
+    accelerator = make_accelerator(cfg)
+    trainer = Trainer(cfg, accelerator)
+    if accelerator.is_main_process:
+        Path(cfg.output.dir).mkdir(parents=True, exist_ok=True)
+        save_config(cfg, Path(cfg.output.dir) / "config.yaml")
+    if cfg.output.tensorboard:
+        accelerator.init_trackers("tensorboard", config=flatten(cfg))
+    folder = checkpoint.resolve_resume(resume, trainer.ckpt_root, warn=accelerator.print)
+    if folder is not None:
+        trainer.resume(folder)
+        accelerator.print(f"resumed from {folder} at step {trainer.step}")
+    accelerator.print(f"{accelerator.num_processes} process(es), {accelerator.distributed_type}, precision "
+                      f"{accelerator.mixed_precision}, vocab {len(trainer.data.vocab)}, {trainer.total_steps} steps")
+    metrics = trainer.fit(stop_after)
+    final = None
+    if trainer.step >= trainer.total_steps and accelerator.is_main_process:
+        final = trainer.write_final(metrics)
+        accelerator.print(f"wrote {final}")
+    accelerator.wait_for_everyone()
+    accelerator.end_training()
+    return final
