@@ -34,8 +34,11 @@ def make_accelerator(cfg):
     precision = cfg.train.mixed_precision or os.environ.get("ACCELERATE_MIXED_PRECISION", "no")
     if precision == "fp16" and not torch.cuda.is_available():
         raise UserError("fp16 needs a GPU: on CPU accelerate would silently train in fp32; use mixed_precision bf16 or no")
-    accelerator = Accelerator(mixed_precision=precision, gradient_accumulation_steps=cfg.train.grad_accum_steps,
-                              log_with="tensorboard" if cfg.output.tensorboard else None, project_dir=cfg.output.dir)
+    try:
+        accelerator = Accelerator(mixed_precision=precision, gradient_accumulation_steps=cfg.train.grad_accum_steps,
+                                  log_with="tensorboard" if cfg.output.tensorboard else None, project_dir=cfg.output.dir)
+    except ValueError as e:
+        raise UserError(f"accelerate rejected its settings ({e}): check the ACCELERATE_* environment variables")
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world > 1 and accelerator.num_processes == 1:
         raise UserError(f"WORLD_SIZE={world} but accelerate runs 1 process, so each rank would train alone; "

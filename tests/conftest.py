@@ -11,6 +11,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def run_script(*args, env=None, timeout=300, cwd=ROOT):
     """Run a repo script with this interpreter; returns the CompletedProcess (never raises on exit code)."""
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    full_env = {k: v for k, v in full_env.items() if v is not None}  # None removes a variable
     return subprocess.run([sys.executable, *map(str, args)], capture_output=True, text=True,
                           env=full_env, timeout=timeout, cwd=cwd)
 

@@ -1,0 +1,132 @@
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from conftest import ROOT, assert_clean_error, run_script
+from poemnet import checkpoint
+from poemnet.config import load_config
+from poemnet.trainer import TrainingDiverged, Trainer, train
+
+TINY = ROOT / "configs" / "tiny.yaml"
+
+
+def tiny(run_dir, *overrides):
+    return load_config(TINY, [f"output.dir={run_dir}", "train.num_samples=0", *overrides])
+
+
+def weights(folder):
+    return load_file(os.path.join(folder, "model.safetensors"))
+
+
+def assert_same_weights(a, b, atol):
+    assert a.keys() == b.keys()
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=atol, msg=key)
+
+
+def test_tiny_learns_well_below_the_uniform_baseline(tiny_run):
+    import json
+    metrics = json.loads((tiny_run[1] / "metrics.json").read_text())
+    uniform = math.log(metrics["vocab_size"])
+    assert metrics["val_loss"] < 0.8 * uniform, (metrics, uniform)
+    assert sorted(p.name for p in tiny_run[1].iterdir()) == ["config.yaml", "metrics.json", "model.safetensors", "vocab.json"]
+
+
+def test_two_cpu_processes_match_one_process_with_twice_the_batch(tmp_path):
+    common = ["--config", TINY, "--set", "train.max_steps=4", "--set", "train.num_samples=0", "--set", "train.eval_every=4"]
+    two = run_script("-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "train_dist.py", *common,
+                     "--set", "train.batch_size=8", "--set", f"output.dir={tmp_path / 'two'}", env={"ACCELERATE_USE_CPU": "true"})
+    assert two.returncode == 0, two.stderr[-3000:]
+    assert "2 process(es), DistributedType.MULTI_CPU" in two.stdout + two.stderr
+    assert (tmp_path / "two" / "checkpoints" / "step-0000004" / "rng-rank1.safetensors").exists()
+    one = run_script("train_dist.py", *common, "--set", "train.batch_size=16", "--set", f"output.dir={tmp_path / 'one'}")
+    assert one.returncode == 0, one.stderr[-3000:]
+    # gloo's all-reduce sums in another order than one big batch: float32 rounding, amplified a little by Adam
+    assert_same_weights(weights(tmp_path / "two" / "final"), weights(tmp_path / "one" / "final"), atol=1e-5)
+
+
+def test_resume_continues_exactly(tmp_path):
+    dropout = "model.dropout=0.3"  # dropout draws random numbers: resume must restore the RNG too
+    train(tiny(tmp_path / "straight", "train.max_steps=8", dropout))
+    cfg = tiny(tmp_path / "halves", "train.max_steps=8", dropout)
+    assert train(cfg, stop_after=4) is None
+    assert [p.name for p in checkpoint.list_checkpoints(tmp_path / "halves" / "checkpoints")] == ["step-0000004"]
+    train(cfg, resume="auto")
+    assert_same_weights(weights(tmp_path / "straight" / "final"), weights(tmp_path / "halves" / "final"), atol=0)
+
+
+def test_a_damaged_checkpoint_is_skipped_for_the_previous_one(tmp_path, capsys):
+    cfg = tiny(tmp_path, "train.max_steps=6", "train.ckpt_every=2", "train.keep_last=3")
+    train(cfg, stop_after=4)
+    newest = tmp_path / "checkpoints" / "step-0000004"
+    model_file = newest / "model.safetensors"
+    model_file.write_bytes(model_file.read_bytes()[:1000])  # truncated, as a crash mid-write could leave it
+    (tmp_path / "checkpoints" / ".partial-step-0000005").mkdir()  # an unsealed write: never a candidate
+    trainer = Trainer(cfg, __import__("poemnet.trainer", fromlist=["x"]).make_accelerator(cfg))
+    folder = checkpoint.resolve_resume("auto", trainer.ckpt_root)
+    assert folder.name == "step-0000002"
+    assert "skipping damaged checkpoint" in capsys.readouterr().out
+
+
+def test_a_killed_run_resumes_from_its_last_complete_checkpoint(tmp_path):
+    args = [sys.executable, "train_dist.py", "--config", str(TINY), "--set", "train.max_steps=300", "--set", "train.ckpt_every=3",
+            "--set", "train.eval_every=1000", "--set", "train.num_samples=0", "--set", f"output.dir={tmp_path}"]
+    proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (tmp_path / "checkpoints" / "step-0000009").exists():
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    resumed = run_script("train_dist.py", *args[2:], "--resume", "auto")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    out = resumed.stdout + resumed.stderr
+    step = int(out.split("resumed from ")[1].split(" at step ")[1].split()[0])
+    assert step >= 9 and (tmp_path / "final" / "model.safetensors").exists()
+
+
+def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_checkpoint(tmp_path, monkeypatch):
+    cfg = tiny(tmp_path, "train.max_steps=10", "train.ckpt_every=2")
+    real_loss = Trainer.loss
+
+    def poisoned(self, tokens, model=None):
+        loss = real_loss(self, tokens, model)
+        return loss * float("nan") if self.step == 5 and self.model.training else loss
+    monkeypatch.setattr(Trainer, "loss", poisoned)
+    with pytest.raises(TrainingDiverged, match="at step 5.*step-0000004"):
+        train(cfg)
+    last = checkpoint.latest_valid(tmp_path / "checkpoints")
+    assert last.name == "step-0000004"
+    assert all(torch.isfinite(t).all() for t in weights(last).values())
+
+
+def test_world_size_without_a_process_group_is_refused():
+    result = run_script("-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "train_dist.py",
+                        "--config", TINY, env={"ACCELERATE_USE_CPU": None})
+    assert result.returncode != 0
+    # each rank prints our one-line error; the traceback that follows is torchrun's own report
+    assert result.stderr.count("error: WORLD_SIZE=2 but accelerate runs 1 process") == 2, result.stderr
+    assert "ACCELERATE_USE_CPU=true" in result.stderr and "poemnet/" not in result.stderr
+
+
+def test_fp16_on_cpu_is_refused(tmp_path):
+    result = run_script("train_dist.py", "--config", TINY, "--set", "train.mixed_precision=fp16", "--set", f"output.dir={tmp_path}")
+    assert_clean_error(result, "fp16 needs a GPU")
+    assert not (tmp_path / "checkpoints").exists()
+
+
+@pytest.mark.parametrize("override, fragment", [
+    ("train.lrr=1", "unknown config key train.lrr"),
+    ("train.batch_size=many", "train.batch_size must be int"),
+    ("model.dropout=1.5", "model.dropout must be in [0, 1)"),
+    ("data.forms=[宋词]", "data.forms"),
+])
+def test_config_errors_are_one_line_and_exit_2(override, fragment):
+    assert_clean_error(run_script("train_dist.py", "--config", TINY, "--set", override), fragment)
