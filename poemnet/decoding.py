@@ -78,8 +78,8 @@ class Sampling:
     greedy: bool = False
 
 
-def sample(logits, sampling, rng):
-    """One token id per row of masked logits [B, V]."""
+def sample(logits, sampling, uniforms):
+    """One token id per row of masked logits [B, V]; `uniforms` [B] in [0, 1) drive the draw."""
     logits = logits.astype(np.float64)
     if sampling.greedy:
         return logits.argmax(axis=-1)
@@ -99,5 +99,5 @@ def sample(logits, sampling, rng):
         probs = np.where(keep, probs, 0.0)
         probs /= probs.sum(axis=-1, keepdims=True)
     cumulative = np.cumsum(probs, axis=-1)
-    draws = rng.random((len(probs), 1)) * cumulative[:, -1:]
+    draws = np.asarray(uniforms, np.float64)[:, None] * cumulative[:, -1:]
     return np.minimum((cumulative <= draws).sum(axis=-1), probs.shape[-1] - 1)

@@ -17,3 +17,10 @@ def run_cli(main, argv=None):
         print("error: interrupted", file=sys.stderr)
         sys.exit(130)
     sys.exit(code or 0)
+
+
+class ArgumentParser(__import__("argparse").ArgumentParser):
+    """argparse whose errors are UserErrors: one line and exit 2, like every other bad input."""
+
+    def error(self, message):
+        raise UserError(f"{message} (see --help)")

@@ -18,14 +18,16 @@ def generate(step_fn, zero_state, vocab, form, n, rules, sampling=Sampling(), se
 
     step_fn(tokens int64 [B], h, c) -> (logits [B, V], h, c); zero_state(B) -> (h, c).
     """
-    rng = np.random.default_rng(seed)
+    # one generator per poem: poem i is the same whatever the batch size
+    rngs = [np.random.default_rng([seed, i]) for i in range(n)]
     h, c = zero_state(n)
     for token in (vocab.bos_id, vocab.form_id(form.name)):
         logits, h, c = step_fn(np.full(n, token, np.int64), h, c)
     history = np.zeros((n, 0), np.int64)
     for position in range(form.length):
         allowed = allowed_tokens(rules, position, history, len(vocab))
-        ids = sample(mask_logits(logits, allowed), sampling, rng).astype(np.int64)
+        uniforms = np.array([rng.random() for rng in rngs])
+        ids = sample(mask_logits(logits, allowed), sampling, uniforms).astype(np.int64)
         history = np.concatenate([history, ids[:, None]], axis=1)
         if position + 1 < form.length:  # the rules force <eos> after the last line: no need to run it
             logits, h, c = step_fn(ids, h, c)

@@ -217,7 +217,8 @@ class Trainer:
         t, acc = self.cfg.train, self.acc
         end = self.total_steps if stop_after is None else min(self.total_steps, self.step + stop_after)
         tokens_per_step = self.global_batch * t.grad_accum_steps * (next(iter(self.data.train.values())).size(1) - 1)
-        bar = tqdm(total=self.total_steps, initial=self.step, disable=not acc.is_local_main_process, dynamic_ncols=True)
+        bar = tqdm(total=self.total_steps, initial=self.step, disable=not acc.is_local_main_process,
+                   dynamic_ncols=True, mininterval=1.0)
         metrics, started, first_step = {}, time.perf_counter(), self.step
         while self.step < end:
             loss = self.train_step().item()

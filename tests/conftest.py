@@ -35,3 +35,29 @@ def tiny_run(tmp_path_factory):
     cfg = load_config(ROOT / "configs" / "tiny.yaml", [f"output.dir={run_dir}", "train.max_steps=120", "train.num_samples=0"])
     final = train(cfg)
     return run_dir, final
+
+
+@pytest.fixture(scope="session")
+def tiny_onnx(tiny_run, tmp_path_factory):
+    """The session's tiny model exported: (fp32 path, int8 path, final artifact dir)."""
+    result = run_script("export.py", "--artifact", tiny_run[1], "--out", tmp_path_factory.mktemp("onnx") / "tiny.onnx", "--quantize", "int8")
+    assert result.returncode == 0, result.stderr
+    fp32 = Path(result.stdout.split("wrote ")[1].split(" (")[0])
+    return fp32, fp32.with_name("tiny-int8.onnx"), tiny_run[1]
+
+
+@pytest.fixture(scope="session")
+def all_forms_onnx(tmp_path_factory):
+    """Random weights with a vocabulary from the embedded corpus, declared to know all four forms:
+    the format rules do not depend on training, so this checks every form's layout."""
+    import torch
+    from poemnet import corpus, onnx_export
+    from poemnet.forms import FORMS
+    from poemnet.model import PoemLSTM
+    from poemnet.vocab import Vocab
+    torch.manual_seed(3)
+    vocab = Vocab.build((p.text for p in corpus.load()), min_count=50)
+    model = PoemLSTM(len(vocab), 16, 32).eval()
+    path = tmp_path_factory.mktemp("all_forms") / "all.onnx"
+    onnx_export.export(model, onnx_export.metadata(model, vocab, list(FORMS), "simplified", "0" * 64), path)
+    return path, model, vocab

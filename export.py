@@ -1,0 +1,38 @@
+"""Export a trained PoemNet model to one stepwise ONNX file (and optionally an int8 copy).
+
+    python export.py                                   # runs/base/final -> runs/base/poemnet.onnx
+    python export.py --quantize int8                   # also runs/base/poemnet-int8.onnx
+    python export.py --artifact runs/tiny/final --out tiny.onnx
+"""
+import argparse
+from pathlib import Path
+
+from poemnet.errors import UserError, run_cli
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--artifact", default="runs/base/final", help="train_dist.py's final/ folder (default: runs/base/final)")
+    parser.add_argument("--out", help="ONNX file to write (default: poemnet.onnx beside the artifact folder)")
+    parser.add_argument("--quantize", choices=["int8"], help="also write a dynamic-int8 copy, NAME-int8.onnx")
+    args = parser.parse_args(argv)
+    artifact = Path(args.artifact)
+    if not artifact.is_dir():
+        raise UserError(f"artifact folder {artifact} not found: train first (make demo) or pass --artifact")
+    out = Path(args.out) if args.out else artifact.parent / "poemnet.onnx"
+    if out.suffix != ".onnx":
+        raise UserError(f"--out {out} must end in .onnx")
+    from poemnet import onnx_export  # torch loads slowly: only after the arguments are checked
+    model, vocab, metrics, sha = onnx_export.load_artifact(artifact)
+    props = onnx_export.metadata(model, vocab, metrics["forms"], metrics.get("script", "simplified"), sha)
+    onnx_export.export(model, props, out)
+    print(f"wrote {out} ({onnx_export.file_size(out) / 1e6:.1f} MB)")
+    if args.quantize:
+        int8 = out.with_name(out.stem + "-int8.onnx")
+        onnx_export.quantize_int8(out, int8)
+        lstm = onnx_export.count_ops(int8).get("DynamicQuantizeLSTM", 0)
+        print(f"wrote {int8} ({onnx_export.file_size(int8) / 1e6:.1f} MB, {lstm} quantized LSTM layers)")
+
+
+if __name__ == "__main__":
+    run_cli(main)

@@ -1,0 +1,95 @@
+"""Write classical Chinese poems with an exported PoemNet model: onnxruntime and numpy only.
+
+    python infer.py --start 月
+    python infer.py --acrostic 春夏秋冬 --n 3 --seed 7
+    python infer.py --model runs/base/poemnet-int8.onnx --form 五绝 --json
+"""
+import json
+import secrets
+import time
+
+from poemnet.decoding import Sampling
+from poemnet.errors import ArgumentParser, UserError, run_cli
+from poemnet.generate import generate, poem_rules
+from poemnet.runtime import PoemModel
+from poemnet.script import to_model_char
+
+MAX_POEMS = 1024
+
+
+def parse_args(argv):
+    p = ArgumentParser(description="Generate poems with an exported PoemNet ONNX model.")
+    p.add_argument("--model", default="runs/base/poemnet.onnx", help="ONNX file from export.py")
+    p.add_argument("--start", help="the poem's first character, e.g. 月")
+    p.add_argument("--acrostic", help="one character per line, each line starts with it, e.g. 春夏秋冬")
+    p.add_argument("--form", help="五绝, 七绝, 五律 or 七律 (default: the model's first form)")
+    p.add_argument("--n", type=int, default=1, help=f"poems to write, as one batch (1-{MAX_POEMS})")
+    p.add_argument("--temperature", type=float, default=0.8, help="> 0; lower is more conservative")
+    p.add_argument("--top-k", type=int, help="sample among the k likeliest characters (default: all)")
+    p.add_argument("--top-p", type=float, default=0.9, help="sample within this probability mass, in (0, 1]")
+    p.add_argument("--greedy", action="store_true", help="always take the likeliest character")
+    p.add_argument("--seed", type=int, help="same seed, same poems (default: random, shown with --json)")
+    p.add_argument("--threads", type=int, default=0, help="onnxruntime intra-op threads (0 = up to 4)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    return p.parse_args(argv)
+
+
+def check_sampling(args):
+    if not 1 <= args.n <= MAX_POEMS:
+        raise UserError(f"--n {args.n} must be between 1 and {MAX_POEMS}")
+    if not args.temperature > 0:
+        raise UserError(f"--temperature {args.temperature} must be > 0 (use --greedy for the likeliest poem)")
+    if not 0 < args.top_p <= 1:
+        raise UserError(f"--top-p {args.top_p} must be in (0, 1]")
+    if args.top_k is not None and args.top_k < 1:
+        raise UserError(f"--top-k {args.top_k} must be >= 1 (leave it out to sample among all characters)")
+    if args.threads < 0:
+        raise UserError(f"--threads {args.threads} must be >= 0")
+    return Sampling(args.temperature, args.top_k or 0, args.top_p, args.greedy)
+
+
+def choose_form(model, name):
+    known = {f.name: f for f in model.forms}
+    if name is None:
+        return model.forms[0]
+    if name not in known:
+        raise UserError(f"--form {name} is not one this model was trained on: choose from {', '.join(known)}")
+    return known[name]
+
+
+def first_chars(model, form, start, acrostic):
+    """{line: character} forced by --start or --acrostic, converted to the model's script."""
+    if start and acrostic:
+        raise UserError("--start and --acrostic both choose the first character: pass one of them")
+    if start is not None:
+        if len(start) != 1:
+            raise UserError(f"--start takes one character, got {len(start)}: use --acrostic for one per line")
+        return {0: to_model_char(start, model.vocab, model.script, "--start character")}
+    if acrostic is not None:
+        if len(acrostic) != form.num_lines:
+            raise UserError(f"--acrostic needs {form.num_lines} characters for a {form.name} "
+                            f"({form.num_lines} lines), got {len(acrostic)}")
+        return {i: to_model_char(ch, model.vocab, model.script, "--acrostic character") for i, ch in enumerate(acrostic)}
+    return {}
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    sampling = check_sampling(args)
+    model = PoemModel(args.model, args.threads or None)
+    form = choose_form(model, args.form)
+    forced = first_chars(model, form, args.start, args.acrostic)
+    seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
+    started = time.perf_counter()
+    poems = generate(model.step, model.zero_state, model.vocab, form, args.n, poem_rules(model.vocab, form, forced), sampling, seed)
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    if args.json:
+        print(json.dumps({"form": form.name, "seed": seed, "model": str(args.model), "ms": round(elapsed_ms, 2),
+                          "poems": [{"text": p, "lines": form.lines(p)} for p in poems]}, ensure_ascii=False))
+    else:
+        print("\n\n".join("\n".join(form.lines(p)) for p in poems))
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main)

@@ -1,0 +1,23 @@
+"""Map a character into the model's script (simplified or traditional) with OpenCC."""
+from functools import lru_cache
+
+from poemnet.errors import UserError
+from poemnet.forms import is_hanzi
+
+
+@lru_cache(maxsize=None)
+def _converter(config):
+    import opencc
+    return opencc.OpenCC(config)
+
+
+def to_model_char(ch, vocab, script, what):
+    """`ch` itself if the model knows it, else its conversion into the model's script."""
+    if not is_hanzi(ch):
+        raise UserError(f"{what} {ch!r} is not a Chinese character: pass one such as 月")
+    if ch in vocab:
+        return ch
+    converted = _converter("t2s" if script == "simplified" else "s2t").convert(ch)
+    if converted in vocab:
+        return converted
+    raise UserError(f"{what} {ch!r} is not in the model's vocabulary: choose a more common character")

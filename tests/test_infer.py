@@ -1,0 +1,110 @@
+import json
+
+import onnx
+import pytest
+
+from conftest import ROOT, assert_clean_error, run_script
+from poemnet.forms import FORMS
+
+NO_TORCH = ("import sys, runpy; sys.modules['torch'] = None; sys.argv = ['infer.py'] + sys.argv[1:]; "
+            "runpy.run_path('infer.py', run_name='__main__')")
+
+
+def infer(*args):
+    """infer.py in a subprocess where `import torch` fails."""
+    return run_script("-c", NO_TORCH, *args)
+
+
+def poems_of(result):
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_infer_runs_where_torch_cannot_be_imported(tiny_onnx):
+    out = poems_of(infer("--model", tiny_onnx[0], "--start", "月", "--n", "3", "--json", "--seed", "1"))
+    assert len(out["poems"]) == 3 and all(p["text"].startswith("月") for p in out["poems"])
+    plain = infer("--model", tiny_onnx[0], "--start", "月", "--seed", "1")
+    assert plain.stdout.splitlines()[:4] == out["poems"][0]["lines"]
+
+
+@pytest.mark.parametrize("form", list(FORMS))
+def test_every_printed_poem_has_the_exact_form(all_forms_onnx, form):
+    acrostic = "春夏秋冬山水风月"[:FORMS[form].num_lines]
+    for seed in range(4):
+        for extra in ([], ["--acrostic", acrostic], ["--start", "山"]):
+            out = poems_of(run_script("infer.py", "--model", all_forms_onnx[0], "--form", form, "--n", "8",
+                                      "--seed", seed, "--temperature", "1.5", "--json", *extra))
+            for poem in out["poems"]:
+                assert FORMS[form].matches(poem["text"]), poem
+                if extra and extra[0] == "--acrostic":
+                    assert "".join(line[0] for line in poem["lines"]) == acrostic
+                if extra and extra[0] == "--start":
+                    assert poem["text"][0] == "山"
+
+
+def test_same_seed_same_poems_other_seed_other_poems(tiny_onnx):
+    first = poems_of(run_script("infer.py", "--model", tiny_onnx[0], "--n", "4", "--seed", "9", "--json"))
+    again = poems_of(run_script("infer.py", "--model", tiny_onnx[0], "--n", "4", "--seed", "9", "--json"))
+    other = poems_of(run_script("infer.py", "--model", tiny_onnx[0], "--n", "4", "--seed", "10", "--json"))
+    assert first["poems"] == again["poems"] != other["poems"]
+
+
+def test_a_traditional_start_character_is_mapped_to_the_models_script(tiny_onnx):
+    out = poems_of(run_script("infer.py", "--model", tiny_onnx[0], "--start", "風", "--json", "--seed", "2"))
+    assert out["poems"][0]["text"][0] == "风"
+
+
+def test_the_int8_model_generates_too(tiny_onnx):
+    out = poems_of(infer("--model", tiny_onnx[1], "--acrostic", "春夏秋冬", "--json", "--seed", "3"))
+    assert FORMS["五绝"].matches(out["poems"][0]["text"])
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--start", "𠀀"], "not in the model's vocabulary"),
+    (["--start", "a"], "not a Chinese character"),
+    (["--start", "明月"], "--start takes one character"),
+    (["--acrostic", "春夏秋"], "--acrostic needs 4 characters"),
+    (["--acrostic", "春夏秋冬", "--start", "月"], "pass one of them"),
+    (["--form", "七律"], "--form 七律 is not one this model was trained on"),
+    (["--n", "0"], "--n 0 must be between"),
+    (["--n", "100000"], "--n 100000 must be between"),
+    (["--temperature", "0"], "--temperature 0.0 must be > 0"),
+    (["--top-p", "1.5"], "--top-p 1.5 must be in (0, 1]"),
+    (["--top-p", "0"], "--top-p 0.0 must be in (0, 1]"),
+    (["--top-k", "0"], "--top-k 0 must be >= 1"),
+    (["--n", "many"], "invalid int value"),
+])
+def test_bad_arguments_give_one_line_errors(tiny_onnx, args, fragment):
+    assert_clean_error(infer("--model", tiny_onnx[0], *args), fragment)
+
+
+def test_bad_model_files_give_one_line_errors(tmp_path, tiny_onnx):
+    assert_clean_error(infer("--model", tmp_path / "missing.onnx"), "not found")
+    junk = tmp_path / "junk.onnx"
+    junk.write_bytes(b"this is not a protobuf")
+    assert_clean_error(infer("--model", junk), "not a loadable ONNX model")
+    proto = onnx.load(str(tiny_onnx[0]))
+    del proto.metadata_props[:]
+    onnx.save(proto, str(tmp_path / "plain.onnx"))
+    assert_clean_error(infer("--model", tmp_path / "plain.onnx"), "not a PoemNet one")
+    proto = onnx.load(str(tiny_onnx[0]))
+    next(p for p in proto.metadata_props if p.key == "poemnet_format").value = "99"
+    onnx.save(proto, str(tmp_path / "future.onnx"))
+    assert_clean_error(infer("--model", tmp_path / "future.onnx"), "format 99")
+
+
+def test_export_writes_one_checked_self_contained_file_with_metadata(tiny_onnx):
+    proto = onnx.load(str(tiny_onnx[0]))
+    onnx.checker.check_model(proto)
+    assert not list(tiny_onnx[0].parent.glob("*.data"))
+    props = {p.key: p.value for p in proto.metadata_props}
+    assert json.loads(props["forms"]) == ["五绝"] and props["quantization"] == "none" and len(props["weights_sha256"]) == 64
+    assert [i.name for i in proto.graph.input] == ["tokens", "h", "c"]
+    assert [o.name for o in proto.graph.output] == ["logits", "h_out", "c_out"]
+    assert proto.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "batch"
+
+
+def test_export_errors_are_one_line(tmp_path):
+    assert_clean_error(run_script("export.py", "--artifact", tmp_path / "nope"), "not found")
+    (tmp_path / "empty").mkdir()
+    assert_clean_error(run_script("export.py", "--artifact", tmp_path / "empty"), "missing model.safetensors")

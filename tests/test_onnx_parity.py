@@ -1,0 +1,83 @@
+"""onnxruntime vs the torch reference, minGPT style: outputs close, then greedy poems equal."""
+import numpy as np
+import pytest
+import torch
+
+from poemnet import onnx_export
+from poemnet.data import load_data
+from poemnet.config import load_config
+from poemnet.decoding import Sampling
+from poemnet.forms import FORMS
+from poemnet.generate import generate, poem_rules
+from poemnet.model import PoemLSTM, numpy_step_fn
+from poemnet.runtime import PoemModel
+
+
+def models(kind, tiny_onnx, tmp_path):
+    """(torch model, onnx PoemModel) for the trained tiny model or fresh random weights."""
+    if kind == "trained":
+        model, vocab, _, _ = onnx_export.load_artifact(tiny_onnx[2])
+        return model, PoemModel(tiny_onnx[0])
+    torch.manual_seed(11)
+    model, vocab, _, _ = onnx_export.load_artifact(tiny_onnx[2])
+    random = PoemLSTM(len(vocab), model.embed.embedding_dim, model.hidden_dim).eval()
+    path = tmp_path / "random.onnx"
+    onnx_export.export(random, onnx_export.metadata(random, vocab, ["五绝"], "simplified", "0" * 64), path)
+    return random, PoemModel(path)
+
+
+@pytest.mark.parametrize("kind", ["trained", "random"])
+@pytest.mark.parametrize("batch", [1, 7])
+def test_one_step_matches_torch(kind, batch, tiny_onnx, tmp_path):
+    model, onnx_model = models(kind, tiny_onnx, tmp_path)
+    rng = np.random.default_rng(batch)
+    tokens = rng.integers(0, len(onnx_model.vocab), batch)
+    h = rng.normal(size=(model.num_layers, batch, model.hidden_dim)).astype(np.float32) * 0.5
+    c = rng.normal(size=h.shape).astype(np.float32) * 0.5
+    expected = numpy_step_fn(model)[0](tokens, h, c)
+    got = onnx_model.step(tokens, h, c)
+    for name, e, g in zip(("logits", "h", "c"), expected, got):
+        np.testing.assert_allclose(g, e, rtol=1e-3, atol=1e-5, err_msg=name)
+
+
+def test_a_50_step_rollout_feeding_the_state_back_stays_close(tiny_onnx, tmp_path):
+    model, onnx_model = models("trained", tiny_onnx, tmp_path)
+    torch_step, zero_state = numpy_step_fn(model)
+    tokens = np.random.default_rng(0).integers(0, len(onnx_model.vocab), (50, 3))
+    th, tc = zero_state(3)
+    oh, oc = onnx_model.zero_state(3)
+    for t in range(50):
+        tl, th, tc = torch_step(tokens[t], th, tc)
+        ol, oh, oc = onnx_model.step(tokens[t], oh, oc)
+        for e, g in ((tl, ol), (th, oh), (tc, oc)):
+            np.testing.assert_allclose(g, e, rtol=0, atol=1e-4, err_msg=f"step {t}")
+
+
+def test_greedy_poems_are_identical_through_torch_and_onnxruntime(tiny_onnx, tmp_path):
+    model, onnx_model = models("trained", tiny_onnx, tmp_path)
+    form, vocab = FORMS["五绝"], onnx_model.vocab
+    for first in ({}, {0: "月"}, {0: "春", 1: "夏", 2: "秋", 3: "冬"}):
+        rules = poem_rules(vocab, form, first)
+        via_torch = generate(*numpy_step_fn(model), vocab, form, 2, rules, Sampling(greedy=True))
+        via_onnx = generate(onnx_model.step, onnx_model.zero_state, vocab, form, 2, rules, Sampling(greedy=True))
+        assert via_torch == via_onnx and form.matches(via_onnx[0])
+
+
+def test_int8_quantizes_both_lstm_layers_and_agrees_with_fp32(tiny_onnx):
+    ops = onnx_export.count_ops(tiny_onnx[1])
+    assert ops.get("DynamicQuantizeLSTM") == 2 and "LSTM" not in ops and ops.get("MatMulInteger") == 1
+    fp32, int8 = PoemModel(tiny_onnx[0]), PoemModel(tiny_onnx[1])
+    cfg = load_config(tiny_onnx[2] / "config.yaml")
+    val = load_data(cfg.data).val["五绝"][:300].numpy()  # teacher forcing over validation poems
+    agree = total = 0
+    h32, c32 = fp32.zero_state(len(val))
+    h8, c8 = int8.zero_state(len(val))
+    for t in range(val.shape[1] - 1):
+        l32, h32, c32 = fp32.step(val[:, t], h32, c32)
+        l8, h8, c8 = int8.step(val[:, t], h8, c8)
+        agree += int((l32.argmax(-1) == l8.argmax(-1)).sum())
+        total += len(val)
+    assert agree / total >= 0.95, agree / total
+    form = FORMS["五绝"]
+    poems = generate(int8.step, int8.zero_state, int8.vocab, form, 64, poem_rules(int8.vocab, form), Sampling(), seed=5)
+    assert all(form.matches(p) for p in poems)
