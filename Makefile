@@ -25,8 +25,10 @@ test-all: install
 
 demo: install
 	$(PY) -m poemnet.corpus stats
-	.venv/bin/accelerate launch --num_processes 1 --num_machines 1 --mixed_precision no --dynamo_backend no \
-		train_dist.py --config $(CONFIG)
+	$(PY) train_dist.py --config $(CONFIG) --resume auto
+	$(PY) export.py --artifact $(RUN_DIR)/final --quantize int8
+	$(PY) infer.py --model $(RUN_DIR)/poemnet.onnx --start 月 --n 3 --seed 1
+	$(PY) infer.py --model $(RUN_DIR)/poemnet-int8.onnx --acrostic 春夏秋冬 --seed 1
 
 clean:
 	rm -rf runs .pytest_cache

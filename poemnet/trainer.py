@@ -233,6 +233,8 @@ class Trainer:
             if self.step % t.ckpt_every == 0 or self.step == end:
                 self.save_checkpoint()
         bar.close()
+        if not metrics and self.step >= self.total_steps:  # resumed at the very end: measure once more
+            metrics = {**self.validate_and_sample(), "step": self.step}
         return metrics
 
 
@@ -251,6 +253,9 @@ def train(cfg, resume=None, stop_after=None):
         accelerator.print(f"resumed from {folder} at step {trainer.step}")
     accelerator.print(f"{accelerator.num_processes} process(es), {accelerator.distributed_type}, precision "
                       f"{accelerator.mixed_precision}, vocab {len(trainer.data.vocab)}, {trainer.total_steps} steps")
+    if accelerator.device.type == "cpu" and accelerator.num_processes == 1 and torch.get_num_threads() == 1 and (os.cpu_count() or 1) > 1:
+        accelerator.print(f"note: training on 1 of {os.cpu_count()} CPU threads (accelerate launch sets OMP_NUM_THREADS=1): "
+                          "`python train_dist.py` or OMP_NUM_THREADS=N uses more")
     metrics = trainer.fit(stop_after)
     final = None
     if trainer.step >= trainer.total_steps and accelerator.is_main_process:

@@ -130,3 +130,13 @@ def test_fp16_on_cpu_is_refused(tmp_path):
 ])
 def test_config_errors_are_one_line_and_exit_2(override, fragment):
     assert_clean_error(run_script("train_dist.py", "--config", TINY, "--set", override), fragment)
+
+
+def test_logs_go_to_metrics_jsonl_and_tensorboard(tmp_path):
+    import json
+    train(tiny(tmp_path, "train.max_steps=4", "train.log_every=2", "train.eval_every=4", "output.tensorboard=true"))
+    records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records if "loss" in r] == [2, 4]
+    assert [r["step"] for r in records if "val_loss" in r] == [4]
+    assert list((tmp_path / "tensorboard").rglob("events.out.tfevents.*"))
+    assert (tmp_path / "config.yaml").read_text() == (tmp_path / "final" / "config.yaml").read_text()
