@@ -78,7 +78,7 @@ def epoch_batches(data, global_batch, seed, epoch):
 
 
 def rank_slice(rows, rank, world_size):
-    """This rank's share of a global batch: contiguous, equal-sized pieces."""
+    """Piece `rank` of `world_size` contiguous, equal-sized pieces of a batch (a rank's or a micro-batch's share)."""
     per_rank = len(rows) // world_size
     return rows[rank * per_rank:(rank + 1) * per_rank]
 

@@ -70,21 +70,23 @@ class Trainer:
         self.model = PoemLSTM.from_config(cfg.model, len(self.data.vocab))
         self.model, self.optimizer = accelerator.prepare(self.model, make_optimizer(self.model, t))
         set_seed(t.seed + accelerator.process_index)  # different dropout masks per rank
-        self.global_batch = t.batch_size * accelerator.num_processes
-        self.batches_per_epoch = steps_per_epoch(self.data.train, self.global_batch)
-        if self.batches_per_epoch < t.grad_accum_steps:
-            raise UserError(f"the corpus gives {self.batches_per_epoch} batches of {self.global_batch} poems per epoch: lower train.batch_size")
-        self.total_steps = t.max_steps or t.epochs * self.batches_per_epoch // t.grad_accum_steps
+        # one optimizer step consumes batch_size x processes x grad_accum_steps poems
+        self.global_batch = t.batch_size * accelerator.num_processes * t.grad_accum_steps
+        self.steps_per_epoch = steps_per_epoch(self.data.train, self.global_batch)
+        if self.steps_per_epoch < 1:
+            raise UserError(f"the training split has fewer poems of one form than a global batch of {self.global_batch}: lower train.batch_size")
+        self.total_steps = t.max_steps or t.epochs * self.steps_per_epoch
         self.run_dir = Path(cfg.output.dir)
         self.ckpt_root = self.run_dir / "checkpoints"
-        self.step, self._epoch_cache = 0, (None, None)
+        self.step, self.tokens_seen, self._epoch_cache = 0, 0, (None, None)
 
-    def micro_batch(self, index):
-        """This rank's tokens for the index-th global batch since the start of training."""
-        epoch, i = divmod(index, self.batches_per_epoch)
+    def micro_batch(self, step, micro):
+        """This rank's tokens for micro-batch `micro` of optimizer step `step` (counted from the start)."""
+        epoch, i = divmod(step, self.steps_per_epoch)
         if self._epoch_cache[0] != epoch:
             self._epoch_cache = (epoch, epoch_batches(self.data.train, self.global_batch, self.cfg.train.seed, epoch))
         form, rows = self._epoch_cache[1][i]
+        rows = rank_slice(rows, micro, self.cfg.train.grad_accum_steps)
         rows = rank_slice(rows, self.acc.process_index, self.acc.num_processes)
         return self.data.train[form][torch.as_tensor(rows)].to(self.acc.device)
 
@@ -98,7 +100,9 @@ class Trainer:
         t, losses = self.cfg.train, []
         for m in range(t.grad_accum_steps):
             with self.acc.accumulate(self.model):
-                loss = self.loss(self.micro_batch(self.step * t.grad_accum_steps + m))
+                tokens = self.micro_batch(self.step, m)
+                self.tokens_seen += tokens.size(0) * (tokens.size(1) - 1) * self.acc.num_processes  # inputs, all ranks
+                loss = self.loss(tokens)
                 self.check_finite(loss)
                 self.acc.backward(loss)
                 if self.acc.sync_gradients:
@@ -216,13 +220,12 @@ class Trainer:
         """Train to total_steps (or stop_after more steps, checkpointing there); returns the metrics."""
         t, acc = self.cfg.train, self.acc
         end = self.total_steps if stop_after is None else min(self.total_steps, self.step + stop_after)
-        tokens_per_step = self.global_batch * t.grad_accum_steps * (next(iter(self.data.train.values())).size(1) - 1)
         bar = tqdm(total=self.total_steps, initial=self.step, disable=not acc.is_local_main_process,
                    dynamic_ncols=True, mininterval=1.0)
-        metrics, started, first_step = {}, time.perf_counter(), self.step
+        metrics, started = {}, time.perf_counter()
         while self.step < end:
             loss = self.train_step().item()
-            rate = tokens_per_step * (self.step - first_step) / (time.perf_counter() - started)
+            rate = self.tokens_seen / (time.perf_counter() - started)
             lr = lr_at(self.step - 1, self.total_steps, t)
             bar.update(1)
             bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{rate:,.0f}", lr=f"{lr:.2e}")

@@ -140,3 +140,9 @@ def test_logs_go_to_metrics_jsonl_and_tensorboard(tmp_path):
     assert [r["step"] for r in records if "val_loss" in r] == [4]
     assert list((tmp_path / "tensorboard").rglob("events.out.tfevents.*"))
     assert (tmp_path / "config.yaml").read_text() == (tmp_path / "final" / "config.yaml").read_text()
+
+
+def test_gradient_accumulation_matches_one_larger_batch(tmp_path):
+    train(tiny(tmp_path / "accum", "train.max_steps=3", "train.batch_size=8", "train.grad_accum_steps=2"))
+    train(tiny(tmp_path / "big", "train.max_steps=3", "train.batch_size=16"))
+    assert_same_weights(weights(tmp_path / "accum" / "final"), weights(tmp_path / "big" / "final"), atol=1e-5)
