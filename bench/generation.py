@@ -28,11 +28,29 @@ def median_ms(step, zero_state, vocab, form, n, repeats):
     return statistics.median(times)
 
 
+def int8_agreement(run, max_poems):
+    """Share of validation positions where int8 and fp32 pick the same likeliest token (teacher forcing)."""
+    from poemnet.config import load_config
+    from poemnet.data import load_data
+    fp32, int8 = PoemModel(run / "poemnet.onnx"), PoemModel(run / "poemnet-int8.onnx")
+    agree = total = 0
+    for tokens in load_data(load_config(run / "final" / "config.yaml").data).val.values():
+        tokens = tokens[:max_poems].numpy()
+        (h32, c32), (h8, c8) = fp32.zero_state(len(tokens)), int8.zero_state(len(tokens))
+        for t in range(tokens.shape[1] - 1):
+            l32, h32, c32 = fp32.step(tokens[:, t], h32, c32)
+            l8, h8, c8 = int8.step(tokens[:, t], h8, c8)
+            agree += int((l32.argmax(-1) == l8.argmax(-1)).sum())
+            total += len(tokens)
+    return agree / total
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--run-dir", default="runs/base")
     parser.add_argument("--poems", type=int, default=50, help="repeats per measurement")
     parser.add_argument("--batch", type=int, default=64, help="batch size of the batched measurement")
+    parser.add_argument("--val-poems", type=int, default=500, help="validation poems for the int8 agreement")
     args = parser.parse_args()
     run = Path(args.run_dir)
     rows = {}
@@ -51,6 +69,7 @@ def main():
                            median_ms(step, zero_state, vocab, form, args.batch, max(3, args.poems // 10)),
                            (run / "final" / "model.safetensors").stat().st_size / 1e6)
     print(f"{form.name}, {args.poems} poems, torch threads {torch.get_num_threads()}")
+    print(f"int8 vs fp32 top-1 agreement over validation tokens: {int8_agreement(run, args.val_poems):.4f}")
     print(f"{'':12} {'ms/poem (B=1)':>14} {f'ms/batch (B={args.batch})':>18} {'size MB':>8} {'speed-up vs torch (B=1)':>24}")
     base = rows["torch eager"][0]
     for name, (one, batch, size) in rows.items():

@@ -19,7 +19,7 @@ def tokens_per_s(config, precision, steps, folder):
     subprocess.run([sys.executable, str(ROOT / "train_dist.py"), "--config", config, "--set", f"train.mixed_precision={precision}",
                     "--set", f"train.max_steps={steps}", "--set", f"train.log_every={steps}", "--set", "train.eval_every=100000",
                     "--set", "train.num_samples=0", "--set", "output.tensorboard=false", "--set", f"output.dir={out}"],
-                   check=True, cwd=ROOT, capture_output=True)
+                   check=True, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     return next(r["tokens_per_s"] for r in records if "tokens_per_s" in r)
 

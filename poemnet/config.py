@@ -102,6 +102,10 @@ def _coerce(value, hint, key):
         if value is None:
             return None
         hint = next(a for a in typing.get_args(hint) if a is not type(None))
+    if key.endswith("mixed_precision") and value is False:
+        return "no"  # YAML 1.1 reads a bare `no` as false: accelerate's spelling must still work
+    if hint is str and isinstance(value, bool):
+        raise UserError(f"{key} must be a string; YAML read {value!r}: put the value in quotes")
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if hint is list and isinstance(value, list):

@@ -127,6 +127,8 @@ def test_fp16_on_cpu_is_refused(tmp_path):
     ("train.batch_size=many", "train.batch_size must be int"),
     ("model.dropout=1.5", "model.dropout must be in [0, 1)"),
     ("data.forms=[宋词]", "data.forms"),
+    ("output.dir=yes", "output.dir must be a string; YAML read True"),
+    ("train.mixed_precision=fp8", "train.mixed_precision must be no, bf16, fp16 or null"),
 ])
 def test_config_errors_are_one_line_and_exit_2(override, fragment):
     assert_clean_error(run_script("train_dist.py", "--config", TINY, "--set", override), fragment)
@@ -146,3 +148,7 @@ def test_gradient_accumulation_matches_one_larger_batch(tmp_path):
     train(tiny(tmp_path / "accum", "train.max_steps=3", "train.batch_size=8", "train.grad_accum_steps=2"))
     train(tiny(tmp_path / "big", "train.max_steps=3", "train.batch_size=16"))
     assert_same_weights(weights(tmp_path / "accum" / "final"), weights(tmp_path / "big" / "final"), atol=1e-5)
+
+
+def test_a_bare_yaml_no_means_no_mixed_precision(tmp_path):
+    assert tiny(tmp_path, "train.mixed_precision=no").train.mixed_precision == "no"
