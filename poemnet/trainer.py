@@ -175,7 +175,11 @@ class Trainer:
         if extra["world_size"] != self.acc.num_processes or extra["global_batch"] != self.global_batch:
             raise UserError(f"{folder} was written by {extra['world_size']} processes with global batch "
                             f"{extra['global_batch']}: resume with the same launcher and train.batch_size")
-        self.acc.unwrap_model(self.model).load_state_dict(model_state)
+        try:
+            self.acc.unwrap_model(self.model).load_state_dict(model_state)
+        except RuntimeError as e:
+            raise UserError(f"{folder} does not fit this config's model ({str(e).splitlines()[-1].strip()[:100]}): "
+                            "resume with the config it was trained with")
         self.optimizer.load_state_dict(optimizer_state)
         if extra["scaler"] is not None and self.acc.scaler is not None:
             self.acc.scaler.load_state_dict(extra["scaler"])
@@ -254,6 +258,11 @@ def train(cfg, resume=None, stop_after=None):
     if folder is not None:
         trainer.resume(folder)
         accelerator.print(f"resumed from {folder} at step {trainer.step}")
+    elif not resume and checkpoint.list_checkpoints(trainer.ckpt_root):
+        raise UserError(f"{trainer.ckpt_root} holds checkpoints of an earlier run: pass --resume auto to continue it, "
+                        "or set output.dir to a new folder")
+    elif resume:
+        accelerator.print(f"no complete checkpoint in {trainer.ckpt_root}: starting from step 0")
     accelerator.print(f"{accelerator.num_processes} process(es), {accelerator.distributed_type}, precision "
                       f"{accelerator.mixed_precision}, vocab {len(trainer.data.vocab)}, {trainer.total_steps} steps")
     if accelerator.device.type == "cpu" and accelerator.num_processes == 1 and torch.get_num_threads() == 1 and (os.cpu_count() or 1) > 1:

@@ -108,3 +108,17 @@ def test_export_errors_are_one_line(tmp_path):
     assert_clean_error(run_script("export.py", "--artifact", tmp_path / "nope"), "not found")
     (tmp_path / "empty").mkdir()
     assert_clean_error(run_script("export.py", "--artifact", tmp_path / "empty"), "missing model.safetensors")
+
+
+def test_a_simplified_start_character_is_mapped_for_a_traditional_model(tmp_path):
+    import torch
+    from poemnet import onnx_export
+    from poemnet.model import PoemLSTM
+    from poemnet.vocab import Vocab
+    vocab = Vocab.build(["風吹雲動，月照山明。"])
+    model = PoemLSTM(len(vocab), 8, 8).eval()
+    path = tmp_path / "traditional.onnx"
+    onnx_export.export(model, onnx_export.metadata(model, vocab, ["五绝"], "traditional", "0" * 64), path)
+    out = poems_of(infer("--model", path, "--start", "风", "--json", "--seed", "1"))
+    assert out["poems"][0]["text"][0] == "風"
+    assert_clean_error(infer("--model", path, "--start", "龙"), "not in the model's vocabulary")
