@@ -7,7 +7,7 @@ TORCH := torch==2.13.0
 CONFIG ?= configs/base.yaml
 RUN_DIR ?= runs/base
 
-.PHONY: install test test-all demo clean
+.PHONY: install test demo clean
 
 .venv/.installed: pyproject.toml
 	python3 -m venv .venv
@@ -19,9 +19,6 @@ install: .venv/.installed
 
 test: install
 	$(PY) -m pytest -q
-
-test-all: install
-	$(PY) -m pytest -q -m ''
 
 demo: install
 	$(PY) -m poemnet.corpus stats
