@@ -165,6 +165,15 @@ def _poem_from_json(line, path, lineno):
     return poem
 
 
+def script_of(path=None):
+    """The script the builder wrote the corpus in (its report says); simplified if there is no report."""
+    report = stats_path(path or EMBEDDED_CORPUS)
+    try:
+        return json.loads(report.read_text(encoding="utf-8")).get("script", "simplified")
+    except (OSError, ValueError):
+        return "simplified"
+
+
 def stats_path(corpus_path):
     return Path(str(corpus_path) + ".stats.json")
 

@@ -30,6 +30,7 @@ class PoemData:
     train: dict  # form -> LongTensor [N, T] of token ids; all poems of one form have one length
     val: dict
     forms: list  # forms present, in FORMS order
+    script: str  # "simplified" or "traditional", from the builder's report beside the corpus
 
 
 def load_data(data_config):
@@ -45,7 +46,7 @@ def load_data(data_config):
         raise UserError("the train or validation split is empty: use a larger corpus or another data.val_fraction")
     vocab = Vocab.build((p.text for p in train_poems), data_config.min_count)
     forms = [f for f in ("五绝", "七绝", "五律", "七律") if any(p.form == f for p in train_poems)]
-    return PoemData(vocab, _encode(train_poems, vocab), _encode(val_poems, vocab), forms)
+    return PoemData(vocab, _encode(train_poems, vocab), _encode(val_poems, vocab), forms, corpus.script_of(path))
 
 
 def _encode(poems, vocab):

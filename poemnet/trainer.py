@@ -213,7 +213,8 @@ class Trainer:
         save_config(self.cfg, partial / "config.yaml")
         self.data.vocab.save(partial / "vocab.json")
         with open(partial / "metrics.json", "w", encoding="utf-8") as f:
-            json.dump({**metrics, "forms": self.data.forms, "vocab_size": len(self.data.vocab)}, f, indent=1)
+            json.dump({**metrics, "forms": self.data.forms, "script": self.data.script, "vocab_size": len(self.data.vocab)},
+                      f, indent=1, ensure_ascii=False)
         if final.exists():
             import shutil
             shutil.rmtree(final)

@@ -82,3 +82,11 @@ def test_embedded_corpus_matches_the_builders_report():
         assert computed[key] == report[key], key
     assert corpus.EMBEDDED_CORPUS.stat().st_size < 2_000_000
     assert len({p.text for p in poems}) == len(poems)
+
+
+def test_the_corpus_script_comes_from_the_builders_report(tmp_path):
+    write_fixture(tmp_path / "pkg")
+    out = tmp_path / "trad.jsonl"
+    result = run_script("-m", "poemnet.corpus", "build", "--source", tmp_path / "pkg", "--out", out, "--script", "traditional")
+    assert result.returncode == 0, result.stderr
+    assert corpus.script_of(out) == "traditional" and corpus.script_of() == "simplified"

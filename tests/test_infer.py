@@ -99,6 +99,7 @@ def test_export_writes_one_checked_self_contained_file_with_metadata(tiny_onnx):
     assert not list(tiny_onnx[0].parent.glob("*.data"))
     props = {p.key: p.value for p in proto.metadata_props}
     assert json.loads(props["forms"]) == ["五绝"] and props["quantization"] == "none" and len(props["weights_sha256"]) == 64
+    assert props["script"] == "simplified" and json.loads(props["vocab"])[:2] == ["<pad>", "<bos>"]
     assert [i.name for i in proto.graph.input] == ["tokens", "h", "c"]
     assert [o.name for o in proto.graph.output] == ["logits", "h_out", "c_out"]
     assert proto.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "batch"
