@@ -161,3 +161,12 @@ def test_a_second_fresh_run_into_the_same_folder_is_refused_and_a_mismatched_res
         train(tiny(tmp_path, "train.max_steps=2"))
     with pytest.raises(UserError, match="does not fit this config's model"):
         train(tiny(tmp_path, "train.max_steps=4", "model.hidden_dim=48"), resume="auto")
+
+
+def test_accelerate_launch_with_the_multi_cpu_config_runs_two_ranks(tmp_path):
+    result = run_script("-m", "accelerate.commands.launch", "--config_file", ROOT / "configs" / "accelerate" / "multi_cpu.yaml",
+                        "train_dist.py", "--config", TINY, "--set", "train.max_steps=2", "--set", "train.num_samples=0",
+                        "--set", f"output.dir={tmp_path}", env={"ACCELERATE_USE_CPU": "true"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "2 process(es), DistributedType.MULTI_CPU" in result.stdout + result.stderr
+    assert (tmp_path / "final" / "model.safetensors").exists()
