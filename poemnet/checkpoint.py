@@ -90,6 +90,8 @@ def seal(root, step, keep_last):
     if final.exists():
         shutil.rmtree(final)
     os.replace(folder, final)
+    for stale in Path(root).glob(".partial-step-*"):  # left by a run killed while writing
+        shutil.rmtree(stale, ignore_errors=True)
     for old in list_checkpoints(root)[:-keep_last]:
         shutil.rmtree(old, ignore_errors=True)
     return final

@@ -55,9 +55,9 @@ def lr_at(step, total, t):
 
 
 def make_optimizer(model, t):
-    """AdamW; no weight decay on biases and embeddings-free 1-d parameters."""
-    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
-    rest = [p for n, p in model.named_parameters() if p.dim() < 2]
+    """AdamW, with weight decay on the matrices only (not on biases)."""
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    rest = [p for p in model.parameters() if p.dim() < 2]
     groups = [{"params": decay, "weight_decay": t.weight_decay}, {"params": rest, "weight_decay": 0.0}]
     return torch.optim.AdamW(groups, lr=t.lr, betas=(0.9, 0.99))
 
@@ -128,15 +128,16 @@ class Trainer:
         """Validation loss and perplexity over the whole split, summed across ranks."""
         model = self.acc.unwrap_model(self.model)
         model.eval()
-        totals = torch.zeros(2, device=self.acc.device, dtype=torch.float64)
+        loss_sum = count = 0.0  # Python floats: float64 is not available on every device (MPS)
         for form, tokens in sorted(self.data.val.items()):
             mine = tokens[self.acc.process_index::self.acc.num_processes]
             for chunk in mine.split(256):
                 with self.acc.autocast():
                     loss = self.loss(chunk.to(self.acc.device), model)
                 n = chunk.size(0) * (chunk.size(1) - 2)  # targets minus the ignored form token
-                totals += torch.tensor([loss.item() * n, n], device=self.acc.device, dtype=torch.float64)
-        totals = self.acc.gather_for_metrics(totals.reshape(1, 2)).sum(0)
+                loss_sum, count = loss_sum + loss.item() * n, count + n
+        mine = torch.tensor([[loss_sum, count]], device=self.acc.device, dtype=torch.float32)
+        totals = self.acc.gather_for_metrics(mine).double().sum(0)
         model.train()
         val_loss = (totals[0] / totals[1]).item()
         return {"val_loss": val_loss, "val_ppl": math.exp(min(val_loss, 50))}
@@ -250,18 +251,18 @@ def train(cfg, resume=None, stop_after=None):
     """Train from a validated config; returns the final artifact folder (None if stopped early)."""
     accelerator = make_accelerator(cfg)
     trainer = Trainer(cfg, accelerator)
-    if accelerator.is_main_process:
+    folder = checkpoint.resolve_resume(resume, trainer.ckpt_root, warn=accelerator.print)
+    if folder is None and not resume and checkpoint.list_checkpoints(trainer.ckpt_root):
+        raise UserError(f"{trainer.ckpt_root} holds checkpoints of an earlier run: pass --resume auto to continue it, "
+                        "or set output.dir to a new folder")
+    if accelerator.is_main_process:  # only now: a refused run must not overwrite the earlier run's files
         Path(cfg.output.dir).mkdir(parents=True, exist_ok=True)
         save_config(cfg, Path(cfg.output.dir) / "config.yaml")
     if cfg.output.tensorboard:
         accelerator.init_trackers("tensorboard", config=flatten(cfg))
-    folder = checkpoint.resolve_resume(resume, trainer.ckpt_root, warn=accelerator.print)
     if folder is not None:
         trainer.resume(folder)
         accelerator.print(f"resumed from {folder} at step {trainer.step}")
-    elif not resume and checkpoint.list_checkpoints(trainer.ckpt_root):
-        raise UserError(f"{trainer.ckpt_root} holds checkpoints of an earlier run: pass --resume auto to continue it, "
-                        "or set output.dir to a new folder")
     elif resume:
         accelerator.print(f"no complete checkpoint in {trainer.ckpt_root}: starting from step 0")
     accelerator.print(f"{accelerator.num_processes} process(es), {accelerator.distributed_type}, precision "

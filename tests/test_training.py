@@ -157,8 +157,10 @@ def test_a_bare_yaml_no_means_no_mixed_precision(tmp_path):
 
 def test_a_second_fresh_run_into_the_same_folder_is_refused_and_a_mismatched_resume_too(tmp_path):
     train(tiny(tmp_path, "train.max_steps=2"))
+    config_before = (tmp_path / "config.yaml").read_text()
     with pytest.raises(UserError, match="checkpoints of an earlier run: pass --resume auto"):
-        train(tiny(tmp_path, "train.max_steps=2"))
+        train(tiny(tmp_path, "train.max_steps=2", "train.lr=0.5"))
+    assert (tmp_path / "config.yaml").read_text() == config_before
     with pytest.raises(UserError, match="does not fit this config's model"):
         train(tiny(tmp_path, "train.max_steps=4", "model.hidden_dim=48"), resume="auto")
 
