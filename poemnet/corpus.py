@@ -60,8 +60,8 @@ def _source_files(source):
     root = next((r for r in roots if r.is_dir()), None)
     if root is None:
         raise UserError(f"no dist/quantangshi folder in {source}: pass the unpacked chinese-poetry package folder")
-    found = sorted(((p, _SOURCE_FILE.search(p.as_posix())) for p in root.glob("poet.*.json")), key=lambda pk: _order(pk[1]) if pk[1] else (9, 0))
-    found = [(p, k) for p, k in found if k]
+    found = [(p, m) for p in root.glob("poet.*.json") if (m := _SOURCE_FILE.search(p.as_posix()))]
+    found.sort(key=lambda pm: _order(pm[1]))
     if not found:
         raise UserError(f"{root} holds no poet.tang.*.json or poet.song.*.json files")
     for path, _ in found:
@@ -96,7 +96,7 @@ def _record_text(record):
     return "".join(p.strip() for p in paragraphs)
 
 
-def build(source, script="simplified", forms=None, log=print):
+def build(source, script="simplified", forms=None):
     """Read the source, filter and convert: returns (poems, report)."""
     converter = None
     if script == "simplified":
