@@ -26,12 +26,12 @@ def main(argv=None):
     model, vocab, metrics, sha = onnx_export.load_artifact(artifact)
     props = onnx_export.metadata(model, vocab, metrics["forms"], metrics.get("script", "simplified"), sha)
     onnx_export.export(model, props, out)
-    print(f"wrote {out} ({onnx_export.file_size(out) / 1e6:.1f} MB)")
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
     if args.quantize:
         int8 = out.with_name(out.stem + "-int8.onnx")
         onnx_export.quantize_int8(out, int8)
         lstm = onnx_export.count_ops(int8).get("DynamicQuantizeLSTM", 0)
-        print(f"wrote {int8} ({onnx_export.file_size(int8) / 1e6:.1f} MB, {lstm} quantized LSTM layers)")
+        print(f"wrote {int8} ({int8.stat().st_size / 1e6:.1f} MB, {lstm} quantized LSTM layers)")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from poemnet.decoding import Sampling  # noqa: E402
 from poemnet.generate import generate, poem_rules  # noqa: E402
-from poemnet.runtime import PoemModel  # noqa: E402
+from poemnet.runtime import PoemModel, top1_agreement  # noqa: E402
 
 
 def median_ms(step, zero_state, vocab, form, n, repeats):
@@ -33,16 +33,9 @@ def int8_agreement(run, max_poems):
     from poemnet.config import load_config
     from poemnet.data import load_data
     fp32, int8 = PoemModel(run / "poemnet.onnx"), PoemModel(run / "poemnet-int8.onnx")
-    agree = total = 0
-    for tokens in load_data(load_config(run / "final" / "config.yaml").data).val.values():
-        tokens = tokens[:max_poems].numpy()
-        (h32, c32), (h8, c8) = fp32.zero_state(len(tokens)), int8.zero_state(len(tokens))
-        for t in range(tokens.shape[1] - 1):
-            l32, h32, c32 = fp32.step(tokens[:, t], h32, c32)
-            l8, h8, c8 = int8.step(tokens[:, t], h8, c8)
-            agree += int((l32.argmax(-1) == l8.argmax(-1)).sum())
-            total += len(tokens)
-    return agree / total
+    counts = [top1_agreement(fp32, int8, tokens[:max_poems].numpy())
+              for tokens in load_data(load_config(run / "final" / "config.yaml").data).val.values()]
+    return sum(a for a, _ in counts) / sum(t for _, t in counts)
 
 
 def main():

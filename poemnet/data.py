@@ -7,6 +7,7 @@ import torch
 
 from poemnet import corpus
 from poemnet.errors import UserError
+from poemnet.forms import FORMS
 from poemnet.vocab import Vocab
 
 IGNORE = -100  # target id that the loss skips
@@ -45,7 +46,7 @@ def load_data(data_config):
     if not train_poems or not val_poems:
         raise UserError("the train or validation split is empty: use a larger corpus or another data.val_fraction")
     vocab = Vocab.build((p.text for p in train_poems), data_config.min_count)
-    forms = [f for f in ("五绝", "七绝", "五律", "七律") if any(p.form == f for p in train_poems)]
+    forms = [f for f in FORMS if any(p.form == f for p in train_poems)]
     return PoemData(vocab, _encode(train_poems, vocab), _encode(val_poems, vocab), forms, corpus.script_of(path))
 
 

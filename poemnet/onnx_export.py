@@ -6,7 +6,6 @@ batch dynamic. Everything infer.py needs rides in metadata_props (see runtime.py
 import hashlib
 import json
 import logging
-import os
 import tempfile
 import warnings
 from pathlib import Path
@@ -107,7 +106,3 @@ def count_ops(path):
     for node in onnx.load(str(path)).graph.node:
         counts[node.op_type] = counts.get(node.op_type, 0) + 1
     return counts
-
-
-def file_size(path):
-    return os.path.getsize(path)

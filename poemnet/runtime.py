@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+import onnxruntime as ort
 
 from poemnet.errors import UserError
 from poemnet.forms import FORMS
@@ -17,7 +18,6 @@ OUTPUTS = ("logits", "h_out", "c_out")
 def session_options(threads=None):
     """Low latency for one small graph: all graph optimizations, sequential execution, a few
     intra-op threads (more only add spin-up cost for these small matrices)."""
-    import onnxruntime as ort
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
@@ -30,7 +30,6 @@ class PoemModel:
     """An exported PoemNet model: `step` and `zero_state` for poemnet.generate, plus its metadata."""
 
     def __init__(self, path, threads=None):
-        import onnxruntime as ort
         path = Path(path)
         if not path.is_file():
             raise UserError(f"model file {path} not found: run `python export.py` after training, or pass --model")
@@ -57,3 +56,15 @@ class PoemModel:
     def step(self, tokens, h, c):
         logits, h, c = self.session.run(list(OUTPUTS), {"tokens": np.asarray(tokens, np.int64), "h": h, "c": c})
         return logits, h, c
+
+
+def top1_agreement(model_a, model_b, tokens):
+    """(agreeing, total) positions where two models fed the same tokens [N, T] (teacher forcing)
+    pick the same likeliest next token: how far int8 strays from fp32."""
+    (ha, ca), (hb, cb) = model_a.zero_state(len(tokens)), model_b.zero_state(len(tokens))
+    agree = 0
+    for t in range(tokens.shape[1] - 1):
+        la, ha, ca = model_a.step(tokens[:, t], ha, ca)
+        lb, hb, cb = model_b.step(tokens[:, t], hb, cb)
+        agree += int((la.argmax(-1) == lb.argmax(-1)).sum())
+    return agree, len(tokens) * (tokens.shape[1] - 1)

@@ -10,7 +10,7 @@ from poemnet.decoding import Sampling
 from poemnet.forms import FORMS
 from poemnet.generate import generate, poem_rules
 from poemnet.model import PoemLSTM, numpy_step_fn
-from poemnet.runtime import PoemModel
+from poemnet.runtime import PoemModel, top1_agreement
 
 
 def models(kind, tiny_onnx, tmp_path):
@@ -69,15 +69,17 @@ def test_int8_quantizes_both_lstm_layers_and_agrees_with_fp32(tiny_onnx):
     fp32, int8 = PoemModel(tiny_onnx[0]), PoemModel(tiny_onnx[1])
     cfg = load_config(tiny_onnx[2] / "config.yaml")
     val = load_data(cfg.data).val["五绝"][:300].numpy()  # teacher forcing over validation poems
-    agree = total = 0
-    h32, c32 = fp32.zero_state(len(val))
-    h8, c8 = int8.zero_state(len(val))
-    for t in range(val.shape[1] - 1):
-        l32, h32, c32 = fp32.step(val[:, t], h32, c32)
-        l8, h8, c8 = int8.step(val[:, t], h8, c8)
-        agree += int((l32.argmax(-1) == l8.argmax(-1)).sum())
-        total += len(val)
-    assert agree / total >= 0.95, agree / total
+    agree, total = top1_agreement(fp32, int8, val)
+    assert total == 300 * (val.shape[1] - 1) and agree / total >= 0.95, agree / total
     form = FORMS["五绝"]
     poems = generate(int8.step, int8.zero_state, int8.vocab, form, 64, poem_rules(int8.vocab, form), Sampling(), seed=5)
     assert all(form.matches(p) for p in poems)
+
+
+def test_top1_agreement_tells_a_different_model_apart(tiny_onnx, tmp_path):
+    trained, random = PoemModel(tiny_onnx[0]), models("random", tiny_onnx, tmp_path)[1]
+    val = load_data(load_config(tiny_onnx[2] / "config.yaml").data).val["五绝"][:100].numpy()
+    agree, total = top1_agreement(trained, trained, val)
+    assert agree == total
+    agree, total = top1_agreement(trained, random, val)
+    assert agree / total < 0.5
