@@ -52,6 +52,7 @@ class TrainConfig:
     weight_decay: float = 0.01
     grad_clip: float = 1.0  # max global gradient norm; 0 = off
     mixed_precision: typing.Optional[str] = None  # no | bf16 | fp16; null = what the launcher says
+    tf32: bool = True  # TF32 for fp32 matmuls and cuDNN on GPUs that have it (ignored elsewhere)
     log_every: int = 10
     eval_every: int = 200  # optimizer steps between validations (and at the end)
     ckpt_every: int = 200  # optimizer steps between checkpoints (and at the end)

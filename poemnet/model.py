@@ -13,6 +13,14 @@ class PoemLSTM(nn.Module):
                             dropout=dropout if num_layers > 1 else 0.0)
         self.drop = nn.Dropout(dropout)
         self.head = nn.Linear(hidden_dim, vocab_size)
+        self.lstm_fp32 = False  # run the LSTM outside autocast in fp32: see poemnet/precision.py
+
+    def _lstm(self, x, state=None):
+        if self.lstm_fp32 and torch.is_autocast_enabled(x.device.type):
+            with torch.autocast(x.device.type, enabled=False):
+                out, state = self.lstm(x.float(), None if state is None else tuple(s.float() for s in state))
+            return out, state
+        return self.lstm(x, state)
 
     def init_state(self, batch_size):
         """Zero (h, c), each [num_layers, B, hidden], on the weights' device and dtype."""
@@ -22,12 +30,12 @@ class PoemLSTM(nn.Module):
 
     def forward(self, tokens):
         """tokens [B, T] -> logits [B, T, V], from the zero state."""
-        out, _ = self.lstm(self.drop(self.embed(tokens)))
+        out, _ = self._lstm(self.drop(self.embed(tokens)))
         return self.head(self.drop(out))
 
     def step(self, tokens, h, c):
         """One token per row: tokens [B], h and c [L, B, H] -> (logits [B, V], h, c)."""
-        out, (h, c) = self.lstm(self.drop(self.embed(tokens[:, None])), (h, c))
+        out, (h, c) = self._lstm(self.drop(self.embed(tokens[:, None])), (h, c))
         return self.head(self.drop(out[:, 0])), h, c
 
     @classmethod

@@ -15,7 +15,7 @@ from accelerate import Accelerator
 from accelerate.utils import set_seed
 from tqdm import tqdm
 
-from poemnet import checkpoint
+from poemnet import checkpoint, precision
 from poemnet.config import flatten, save_config
 from poemnet.data import epoch_batches, inputs_and_targets, load_data, rank_slice, steps_per_epoch
 from poemnet.decoding import Sampling
@@ -59,7 +59,8 @@ def make_optimizer(model, t):
     decay = [p for p in model.parameters() if p.dim() >= 2]
     rest = [p for p in model.parameters() if p.dim() < 2]
     groups = [{"params": decay, "weight_decay": t.weight_decay}, {"params": rest, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=t.lr, betas=(0.9, 0.99))
+    fused = next(model.parameters()).device.type == "cuda"  # one kernel for all parameters on a GPU
+    return torch.optim.AdamW(groups, lr=t.lr, betas=(0.9, 0.99), fused=fused or None)
 
 
 class Trainer:
@@ -67,8 +68,12 @@ class Trainer:
         self.cfg, self.acc, t = cfg, accelerator, cfg.train
         set_seed(t.seed)  # the same initial weights on every rank
         self.data = load_data(cfg.data)
-        self.model = PoemLSTM.from_config(cfg.model, len(self.data.vocab))
-        self.model, self.optimizer = accelerator.prepare(self.model, make_optimizer(self.model, t))
+        if accelerator.device.type == "cuda":  # TF32 for fp32 matmuls and cuDNN on GPUs that have it
+            torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = t.tf32
+        model = PoemLSTM.from_config(cfg.model, len(self.data.vocab)).to(accelerator.device)
+        probe = next(iter(self.data.train.values()))[:4].to(accelerator.device)
+        self.precision = precision.decide(model, accelerator.autocast, probe, accelerator.mixed_precision)
+        self.model, self.optimizer = accelerator.prepare(model, make_optimizer(model, t))
         set_seed(t.seed + accelerator.process_index)  # different dropout masks per rank
         # one optimizer step consumes batch_size x processes x grad_accum_steps poems
         self.global_batch = t.batch_size * accelerator.num_processes * t.grad_accum_steps
@@ -78,7 +83,7 @@ class Trainer:
         self.total_steps = t.max_steps or t.epochs * self.steps_per_epoch
         self.run_dir = Path(cfg.output.dir)
         self.ckpt_root = self.run_dir / "checkpoints"
-        self.step, self.tokens_seen, self._epoch_cache = 0, 0, (None, None)
+        self.step, self.tokens_seen, self.skipped_steps, self._epoch_cache = 0, 0, 0, (None, None)
 
     def micro_batch(self, step, micro):
         """This rank's tokens for micro-batch `micro` of optimizer step `step` (counted from the start)."""
@@ -97,31 +102,37 @@ class Trainer:
 
     def train_step(self):
         """One optimizer step over grad_accum_steps micro-batches; returns the mean loss."""
-        t, losses = self.cfg.train, []
-        for m in range(t.grad_accum_steps):
+        losses = []
+        for m in range(self.cfg.train.grad_accum_steps):
             with self.acc.accumulate(self.model):
                 tokens = self.micro_batch(self.step, m)
                 self.tokens_seen += tokens.size(0) * (tokens.size(1) - 1) * self.acc.num_processes  # inputs, all ranks
                 loss = self.loss(tokens)
-                self.check_finite(loss)
                 self.acc.backward(loss)
                 if self.acc.sync_gradients:
-                    if t.grad_clip:
-                        self.acc.clip_grad_norm_(self.model.parameters(), t.grad_clip)
-                    for group in self.optimizer.param_groups:
-                        group["lr"] = lr_at(self.step, self.total_steps, t)
-                    self.optimizer.step()
-                    self.optimizer.zero_grad(set_to_none=True)
+                    self.optimizer_step()
                 losses.append(loss.detach())
         self.step += 1
         return torch.stack(losses).mean()
 
-    def check_finite(self, loss):
-        every_rank = self.acc.gather(loss.detach().float().reshape(1))
-        if not torch.isfinite(every_rank).all():
-            last = checkpoint.latest_valid(self.ckpt_root, warn=lambda _: None)
-            raise TrainingDiverged(f"loss became {every_rank.tolist()} at step {self.step}: lower train.lr or use "
-                                   f"mixed_precision no; the last good checkpoint is {last or 'none'} (--resume auto)")
+    def optimizer_step(self):
+        """Clip and step, unless the gradients are not finite: a bad step never reaches the weights.
+
+        The norm that clipping computes covers the loss too (a non-finite loss gives non-finite
+        gradients) and is taken over the all-reduced gradients, so every rank decides alike.
+        """
+        t = self.cfg.train
+        norm = self.acc.clip_grad_norm_(self.model.parameters(), t.grad_clip or math.inf)
+        if not torch.isfinite(norm):
+            if self.acc.scaler is None:
+                last = checkpoint.latest_valid(self.ckpt_root, warn=lambda _: None)
+                raise TrainingDiverged(f"gradient norm became {norm.item()} at step {self.step}: lower train.lr or use "
+                                       f"mixed_precision no; the last good checkpoint is {last or 'none'} (--resume auto)")
+            self.skipped_steps += 1  # fp16: the grad scaler skips this step and lowers its scale
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr_at(self.step, self.total_steps, t)
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
 
     @torch.no_grad()
     def evaluate(self):
@@ -157,6 +168,10 @@ class Trainer:
 
     def save_checkpoint(self):
         acc, rank = self.acc, self.acc.process_index
+        # every rank holds the same weights, so every rank takes this decision alike
+        if not all(torch.isfinite(p).all() for p in acc.unwrap_model(self.model).parameters()):
+            raise TrainingDiverged(f"the weights are not finite at step {self.step}: no checkpoint written; "
+                                   "resume from the last one with a lower train.lr")
         folder = checkpoint.partial_dir(self.ckpt_root, self.step)
         if acc.is_main_process:
             folder.mkdir(parents=True, exist_ok=True)
@@ -214,7 +229,7 @@ class Trainer:
         save_config(self.cfg, partial / "config.yaml")
         self.data.vocab.save(partial / "vocab.json")
         with open(partial / "metrics.json", "w", encoding="utf-8") as f:
-            json.dump({**metrics, "forms": self.data.forms, "script": self.data.script, "vocab_size": len(self.data.vocab)},
+            json.dump({**metrics, "precision": self.precision, "skipped_steps": self.skipped_steps, "forms": self.data.forms, "script": self.data.script, "vocab_size": len(self.data.vocab)},
                       f, indent=1, ensure_ascii=False)
         if final.exists():
             import shutil
@@ -267,6 +282,7 @@ def train(cfg, resume=None, stop_after=None):
         accelerator.print(f"no complete checkpoint in {trainer.ckpt_root}: starting from step 0")
     accelerator.print(f"{accelerator.num_processes} process(es), {accelerator.distributed_type}, precision "
                       f"{accelerator.mixed_precision}, vocab {len(trainer.data.vocab)}, {trainer.total_steps} steps")
+    accelerator.print(f"compute dtypes: {trainer.precision}")
     if accelerator.device.type == "cpu" and accelerator.num_processes == 1 and torch.get_num_threads() == 1 and (os.cpu_count() or 1) > 1:
         accelerator.print(f"note: training on 1 of {os.cpu_count()} CPU threads (accelerate launch sets OMP_NUM_THREADS=1): "
                           "`python train_dist.py` or OMP_NUM_THREADS=N uses more")
