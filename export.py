@@ -15,6 +15,7 @@ def main(argv=None):
     parser.add_argument("--artifact", default="runs/base/final", help="train_dist.py's final/ folder (default: runs/base/final)")
     parser.add_argument("--out", help="ONNX file to write (default: poemnet.onnx beside the artifact folder)")
     parser.add_argument("--quantize", choices=["int8"], help="also write a dynamic-int8 copy, NAME-int8.onnx")
+    parser.add_argument("--corpus", help="corpus whose lines --novel avoids (default: the one the artifact was trained on)")
     args = parser.parse_args(argv)
     artifact = Path(args.artifact)
     if not artifact.is_dir():
@@ -23,8 +24,15 @@ def main(argv=None):
     if out.suffix != ".onnx":
         raise UserError(f"--out {out} must end in .onnx")
     from poemnet import onnx_export  # torch loads slowly: only after the arguments are checked
-    model, vocab, metrics, sha = onnx_export.load_artifact(artifact)
-    props = onnx_export.metadata(model, vocab, metrics["forms"], metrics.get("script", "simplified"), sha)
+    from poemnet import corpus
+    model, vocab, metrics, sha, cfg = onnx_export.load_artifact(artifact)
+    source = args.corpus or cfg.data.corpus
+    try:
+        texts = [p.text for p in corpus.load(None if source == "embedded" else source)]
+    except UserError as e:
+        raise UserError(f"{e} (export reads the training corpus for the --novel line filter; pass --corpus PATH)")
+    props = onnx_export.metadata(model, vocab, metrics["forms"], metrics.get("script", "simplified"), sha, corpus_texts=texts,
+                                 training={"corpus": source, "val_fraction": cfg.data.val_fraction})
     onnx_export.export(model, props, out)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
     if args.quantize:

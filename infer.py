@@ -3,6 +3,8 @@
     python infer.py --start 月
     python infer.py --acrostic 春夏秋冬 --n 3 --seed 7
     python infer.py --model runs/base/poemnet-int8.onnx --form 五绝 --json
+    python infer.py --form 七律 --rhyme --tones --no-repeat --novel   # regulated verse for real
+    python infer.py --rhyme 东 --tones --template 平起首句入韵
 """
 import json
 import secrets
@@ -10,7 +12,8 @@ import time
 
 from poemnet.decoding import Sampling
 from poemnet.errors import ArgumentParser, UserError, run_cli
-from poemnet.generate import generate, poem_rules
+from poemnet.generate import Constraints, generate_detailed, poem_rules
+from poemnet.prosody import group_id
 from poemnet.runtime import PoemModel
 from poemnet.script import to_model_char
 
@@ -23,6 +26,12 @@ def parse_args(argv):
     p.add_argument("--start", help="the poem's first character, e.g. 月")
     p.add_argument("--acrostic", help="one character per line, each line starts with it, e.g. 春夏秋冬")
     p.add_argument("--form", help="五绝, 七绝, 五律 or 七律 (default: the model's first form)")
+    p.add_argument("--rhyme", nargs="?", const="", metavar="GROUP",
+                   help="rhyming lines end in one 平水韵 平 group: the one given (东, 一东 or 上平声一东) or the first drawn")
+    p.add_argument("--tones", action="store_true", help="follow one of the form's standard 平仄 templates")
+    p.add_argument("--template", help="with --tones: the template, e.g. 平起首句入韵 (default: whichever fits)")
+    p.add_argument("--no-repeat", action="store_true", help="no character twice in a poem")
+    p.add_argument("--novel", action="store_true", help="no line copied from the training corpus")
     p.add_argument("--n", type=int, default=1, help=f"poems to write, as one batch (1-{MAX_POEMS})")
     p.add_argument("--temperature", type=float, default=0.8, help="> 0; lower is more conservative")
     p.add_argument("--top-k", type=int, help="sample among the k likeliest characters (default: all)")
@@ -73,6 +82,21 @@ def first_chars(model, form, start, acrostic):
     return {}
 
 
+def constraints(args, model, form, forced):
+    """The user's decoding options as Constraints, checked against what the model file carries."""
+    if args.template is not None and not args.tones:
+        raise UserError("--template chooses a 平仄 template: pass --tones with it")
+    group = None
+    if args.rhyme:
+        if model.prosody is None:
+            raise UserError(f"{args.model} carries no prosody data: re-export it with this version's export.py to use --rhyme")
+        group = group_id(args.rhyme, model.prosody.group_names)
+        if group is None:
+            raise UserError(f"--rhyme {args.rhyme} is not a 平水韵 平 group: use one such as 东, 一东 or 下平声七阳")
+    return Constraints(first_chars=forced, rhyme=args.rhyme is not None, rhyme_group=group, tones=args.tones,
+                       template=args.template, no_repeat=args.no_repeat, novel=args.novel)
+
+
 def main(argv=None):
     args = parse_args(argv)
     sampling = check_sampling(args)
@@ -81,13 +105,18 @@ def main(argv=None):
     forced = first_chars(model, form, args.start, args.acrostic)
     seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
     started = time.perf_counter()
-    poems = generate(model.step, model.zero_state, model.vocab, form, args.n, poem_rules(model.vocab, form, forced), sampling, seed)
+    decoder = poem_rules(model.vocab, form, constraints=constraints(args, model, form, forced),
+                         prosody=model.prosody, line_filter=model.line_filter)
+    poems = generate_detailed(model.step, model.zero_state, model.vocab, form, args.n, decoder, sampling, seed)
     elapsed_ms = (time.perf_counter() - started) * 1000
+    bad = [p["text"] for p in poems if not form.matches(p["text"])]
+    if bad:  # the layout rule makes this impossible; never print a malformed poem with exit 0
+        raise UserError(f"generation produced a malformed poem ({bad[0]!r}): the model file may be damaged; re-export it")
     if args.json:
         print(json.dumps({"form": form.name, "seed": seed, "model": str(args.model), "ms": round(elapsed_ms, 2),
-                          "poems": [{"text": p, "lines": form.lines(p)} for p in poems]}, ensure_ascii=False))
+                          "poems": [{**p, "lines": form.lines(p["text"])} for p in poems]}, ensure_ascii=False))
     else:
-        print("\n\n".join("\n".join(form.lines(p)) for p in poems))
+        print("\n\n".join("\n".join(form.lines(p["text"])) for p in poems))
     return 0
 
 

@@ -56,7 +56,7 @@ def main():
     import torch
     from poemnet.model import numpy_step_fn
     from poemnet.onnx_export import load_artifact
-    model, vocab, _, _ = load_artifact(run / "final")
+    model, vocab, *_ = load_artifact(run / "final")
     step, zero_state = numpy_step_fn(model)
     rows["torch eager"] = (median_ms(step, zero_state, vocab, form, 1, args.poems),
                            median_ms(step, zero_state, vocab, form, args.batch, max(3, args.poems // 10)),

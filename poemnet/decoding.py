@@ -3,13 +3,16 @@
 A rule is a function `rule(position, history) -> bool mask or None`: `position` counts the
 characters and punctuation generated so far, `history` is the int array [B, position] of the
 tokens chosen, and the mask ([V] or [B, V]) says which tokens may come next; None allows all.
-Rules combine by AND, so rhyme, tone and no-copy rules slot in beside the ones here.
+Rules combine by AND. The hard rules (layout, forced first characters) always hold; the soft ones
+(poetics.py: tones, rhyme group, rhyme, novel lines, no repeats) are dropped in that order, per
+row, only where they would leave no candidate, and each drop is reported.
 """
 from dataclasses import dataclass
 
 import numpy as np
 
 from poemnet.forms import COMMA, PERIOD, is_hanzi
+from poemnet.novelty import BASES, PRIME, extend_hashes
 
 
 @dataclass(frozen=True)
@@ -20,11 +23,13 @@ class TokenClasses:
     comma: int
     period: int
     eos: int
+    code_points: np.ndarray  # int64 [V]: each character's code point, 0 for other tokens
 
     @classmethod
     def from_vocab(cls, vocab):
         hanzi = np.array([i >= vocab.num_reserved and is_hanzi(t) for i, t in enumerate(vocab.tokens)])
-        return cls(len(vocab), hanzi, vocab.index.get(COMMA, -1), vocab.index.get(PERIOD, -1), vocab.eos_id)
+        code_points = np.array([ord(t) if h else 0 for t, h in zip(vocab.tokens, hanzi)], np.int64)
+        return cls(len(vocab), hanzi, vocab.index.get(COMMA, -1), vocab.index.get(PERIOD, -1), vocab.eos_id, code_points)
 
 
 def _only(size, token_id):
@@ -54,14 +59,172 @@ def line_start_rule(form, first_ids, size):
     return rule
 
 
+@dataclass(frozen=True)
+class Prosody:
+    """The model file's prosody data as arrays over the vocabulary."""
+    ping: np.ndarray  # bool [V]: may stand where 平 is required (平 or either)
+    ze: np.ndarray  # bool [V]: may stand where 仄 is required (仄 or either)
+    rhyme_char: np.ndarray  # bool [V]: 平 only, in exactly one 平 group: may end a rhyming line
+    rhyme_group: np.ndarray  # int [V]: that group, -1 for every other token
+    group_names: list
+    templates: dict  # form name -> [{'name', 'lines'}]
+
+    @classmethod
+    def from_data(cls, data):
+        tones = np.array(list(data["tones"]))
+        groups = data["ping_groups"]
+        single = np.array([len(g) == 1 for g in groups])
+        rhyme_char = (tones == "P") & single
+        rhyme_group = np.array([g[0] if ok else -1 for g, ok in zip(groups, rhyme_char)], np.int64)
+        return cls((tones == "P") | (tones == "E"), (tones == "Z") | (tones == "E"), rhyme_char, rhyme_group,
+                   list(data["group_names"]), data["templates"])
+
+
+def _line_end(form, line):
+    return line * (form.line_len + 1) + form.line_len - 1
+
+
+def rhymes_at_line(template_lines, line):
+    """Even lines rhyme; line 1 rhymes when its template ends it in 平."""
+    return line % 2 == 1 or (line == 0 and template_lines[0][-1] == "平")
+
+
+class TemplateRule:
+    """The 平仄 of one of several templates. A row keeps the templates its characters so far fit
+    best (all, at first): the poem's own characters choose its template, with no random draw."""
+
+    def __init__(self, form, templates, prosody, rhyme):
+        self.form, self.names = form, [t["name"] for t in templates]
+        self.requirements = np.stack([self._requirements(t["lines"], prosody, rhyme) for t in templates])
+
+    def _requirements(self, lines, prosody, rhyme):
+        """bool [positions, V]: what each position allows under one template (all, at punctuation)."""
+        req = np.ones((self.form.length, len(prosody.ping)), bool)
+        for i, line in enumerate(lines):
+            for j, tone in enumerate(line):
+                position = i * (self.form.line_len + 1) + j
+                if rhyme and j == self.form.line_len - 1 and rhymes_at_line(lines, i):
+                    req[position] = prosody.rhyme_char
+                elif tone in "平仄":
+                    req[position] = prosody.ping if tone == "平" else prosody.ze
+        return req
+
+    def alive(self, history):
+        """bool [B, K]: the templates with the fewest conflicts with each row's history."""
+        n, length = history.shape
+        if length == 0:
+            return np.ones((n, len(self.names)), bool)
+        fits = self.requirements[:, np.arange(length)[None, :], history]  # [K, B, length]
+        conflicts = (~fits).sum(axis=-1).T
+        return conflicts == conflicts.min(axis=1, keepdims=True)
+
+    def __call__(self, position, history):
+        if self.form.slot(position) != "char":
+            return None
+        alive = self.alive(history)
+        return (alive[:, :, None] & self.requirements[None, :, position]).any(axis=1)
+
+    def chosen(self, history):
+        return [self.names[int(np.argmax(row))] for row in self.alive(history)]
+
+
+def rhyme_rule(form, prosody):
+    """Without a template: lines 2, 4, 6, 8 end in a rhyme character; line 1 in a rhyme character
+    or a 仄 one; lines 3, 5, 7 in a 仄 one."""
+    masks = {}
+    for line in range(form.num_lines):
+        if line % 2 == 1:
+            masks[_line_end(form, line)] = prosody.rhyme_char
+        else:
+            masks[_line_end(form, line)] = prosody.ze | (prosody.rhyme_char if line == 0 else False)
+
+    def rule(position, history):
+        return masks.get(position)
+    return rule
+
+
+class RhymeGroupRule:
+    """Every rhyme character at a line end in one group: the given one, or the first drawn."""
+
+    def __init__(self, form, prosody, group=None):
+        self.prosody, self.fixed = prosody, group
+        self.ends = [_line_end(form, line) for line in range(form.num_lines)]
+
+    def group(self, history):
+        """int [B]: each row's rhyme group, -1 while none is set."""
+        n = len(history)
+        if self.fixed is not None:
+            return np.full(n, self.fixed)
+        ends = [p for p in self.ends if p < history.shape[1]]
+        if not ends:
+            return np.full(n, -1)
+        groups = self.prosody.rhyme_group[history[:, ends]]
+        first = np.argmax(groups >= 0, axis=1)
+        return np.where((groups >= 0).any(axis=1), groups[np.arange(n), first], -1)
+
+    def __call__(self, position, history):
+        if position not in self.ends:
+            return None
+        group = self.group(history)
+        if (group < 0).all():
+            return None
+        mask = ~self.prosody.rhyme_char[None, :] | (self.prosody.rhyme_group[None, :] == group[:, None])
+        mask[group < 0] = True
+        return mask
+
+
+def no_repeat_rule(classes):
+    """No character twice in a poem (punctuation and <eos> excepted)."""
+    def rule(position, history):
+        if history.shape[1] == 0:
+            return None
+        mask = np.ones((len(history), classes.size), bool)
+        mask[np.repeat(np.arange(len(history)), history.shape[1]), history.ravel()] = False
+        mask[:, ~classes.hanzi] = True
+        return mask
+    return rule
+
+
+def novel_rule(form, classes, line_filter):
+    """At each line's last character, no candidate that would complete a line of the corpus."""
+    def rule(position, history):
+        line, col = divmod(position, form.line_len + 1)
+        if col != form.line_len - 1 or line >= form.num_lines:
+            return None
+        prefix = classes.code_points[history[:, position - col:position]]
+        h1 = h2 = np.zeros(len(history), np.int64)
+        for j in range(col):
+            h1, h2 = (h1 * BASES[0] + prefix[:, j]) % PRIME, (h2 * BASES[1] + prefix[:, j]) % PRIME
+        return ~line_filter.contains(*extend_hashes(h1, h2, classes.code_points)) | ~classes.hanzi[None, :]
+    return rule
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    hard: tuple  # rules that always hold
+    soft: tuple = ()  # (name, rule) pairs, the first relaxed first
+
+
 def allowed_tokens(rules, position, history, size):
-    """AND of every rule's mask, as bool [B, V]."""
+    """(bool [B, V] of allowed tokens, [B] lists of the soft rules relaxed for each row)."""
     allowed = np.ones((len(history), size), bool)
-    for rule in rules:
+    for rule in rules.hard:
         mask = rule(position, history)
         if mask is not None:
             allowed &= mask
-    return allowed
+    levels = [allowed]  # levels[i]: the hard rules and the last i soft rules to relax
+    for _name, rule in reversed(rules.soft):
+        mask = rule(position, history)
+        levels.append(levels[-1] if mask is None else levels[-1] & mask)
+    if len(levels) == 1:
+        return allowed, [[] for _ in range(len(history))]
+    has_any = np.stack([level.any(axis=-1) for level in levels])  # [levels, B]
+    depth = len(levels) - 1 - np.argmax(has_any[::-1], axis=0)  # the deepest level with a candidate
+    if (depth == len(levels) - 1).all():
+        return levels[-1], [[] for _ in range(len(history))]
+    chosen = np.stack(levels)[depth, np.arange(len(history))]
+    dropped = len(levels) - 1 - depth
+    return chosen, [[name for name, _ in rules.soft[:d]] for d in dropped]
 
 
 def mask_logits(logits, allowed):

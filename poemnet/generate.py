@@ -1,34 +1,122 @@
 """The generation loop over any stepwise model (onnxruntime or torch): numpy in, numpy out."""
+from dataclasses import dataclass, field
+
 import numpy as np
 
-from poemnet.decoding import Sampling, TokenClasses, allowed_tokens, format_rule, line_start_rule, mask_logits, sample
+from poemnet.decoding import (RhymeGroupRule, RuleSet, Sampling, TemplateRule, TokenClasses, allowed_tokens, format_rule,
+                              line_start_rule, mask_logits, no_repeat_rule, novel_rule, rhyme_rule, sample)
+from poemnet.errors import UserError
 
 
-def poem_rules(vocab, form, first_chars=None):
-    """The rules for one request: the form's layout, plus forced first characters {line: char}."""
+@dataclass(frozen=True)
+class Constraints:
+    """What the user asked of the poem beyond its layout."""
+    first_chars: dict = field(default_factory=dict)  # {line: character}: a start character or an acrostic
+    rhyme: bool = False
+    rhyme_group: int = None  # a 平 group id; None = set by the first rhyme character drawn
+    tones: bool = False
+    template: str = None  # a template name of the form; None = any that fits
+    no_repeat: bool = False
+    novel: bool = False
+
+
+@dataclass
+class Decoder:
+    """The rules of one request, and what they chose per poem."""
+    rules: RuleSet
+    templates: TemplateRule = None
+    rhyme_groups: RhymeGroupRule = None
+    group_names: list = None
+
+    def describe(self, history):
+        """Per poem: the template it followed and its rhyme group, where those rules are on."""
+        info = [{} for _ in range(len(history))]
+        if self.templates is not None:
+            for row, name in zip(info, self.templates.chosen(history)):
+                row["template"] = name
+        if self.rhyme_groups is not None:
+            for row, group in zip(info, self.rhyme_groups.group(history)):
+                row["rhyme_group"] = self.group_names[group] if group >= 0 else None
+        return info
+
+
+def poem_rules(vocab, form, first_chars=None, constraints=None, prosody=None, line_filter=None):
+    """The Decoder for one request: the form's layout and forced first characters (hard), then the
+    soft rules in the order they are relaxed: tones, rhyme group, rhyme, novel lines, no repeats."""
+    c = constraints or Constraints(first_chars=first_chars or {})
     classes = TokenClasses.from_vocab(vocab)
-    rules = [format_rule(form, classes)]
-    if first_chars:
-        rules.append(line_start_rule(form, {line: vocab.index[ch] for line, ch in first_chars.items()}, len(vocab)))
-    return rules
+    hard = [format_rule(form, classes)]
+    forced = {line: vocab.index[ch] for line, ch in c.first_chars.items()}
+    if forced:
+        hard.append(line_start_rule(form, forced, len(vocab)))
+    if (c.rhyme or c.tones) and prosody is None:
+        raise UserError("this model file carries no prosody data (tones and rhyme groups): re-export it with this "
+                        "version's export.py to use --rhyme or --tones")
+    if c.novel and line_filter is None:
+        raise UserError("this model file carries no corpus line filter: re-export it with this version's export.py to use --novel")
+    decoder = Decoder(RuleSet(tuple(hard)), group_names=prosody.group_names if prosody else None)
+    soft = []
+    if c.tones:
+        decoder.templates = TemplateRule(form, _templates(prosody, form, c.template, forced), prosody, c.rhyme)
+        soft.append(("tones", decoder.templates))
+    if c.rhyme:
+        decoder.rhyme_groups = RhymeGroupRule(form, prosody, c.rhyme_group)
+        soft += [("rhyme_group", decoder.rhyme_groups), ("rhyme", rhyme_rule(form, prosody))]
+    if c.novel:
+        soft.append(("novel", novel_rule(form, classes, line_filter)))
+    if c.no_repeat:
+        soft.append(("no_repeat", no_repeat_rule(classes)))
+    decoder.rules = RuleSet(tuple(hard), tuple(soft))
+    return decoder
+
+
+def _templates(prosody, form, name, forced):
+    """The form's templates (or the named one) that fit the forced first characters best."""
+    known = prosody.templates.get(form.name, [])
+    if name is not None:
+        chosen = [t for t in known if t["name"] == name]
+        if not chosen:
+            raise UserError(f"--template {name} is not a template of {form.name}: choose from "
+                            f"{', '.join(t['name'] for t in known)}")
+        return chosen
+    if not forced:
+        return known
+    rule = TemplateRule(form, known, prosody, rhyme=False)
+    conflicts = [sum(not rule.requirements[k, line * (form.line_len + 1), token] for line, token in forced.items())
+                 for k in range(len(known))]
+    return [t for t, n in zip(known, conflicts) if n == min(conflicts)]
 
 
 def generate(step_fn, zero_state, vocab, form, n, rules, sampling=Sampling(), seed=0):
-    """`n` poems of `form` as strings, one batch.
+    """`n` poems of `form` as strings, one batch (see generate_detailed)."""
+    return [p["text"] for p in generate_detailed(step_fn, zero_state, vocab, form, n, rules, sampling, seed)]
+
+
+def generate_detailed(step_fn, zero_state, vocab, form, n, decoder, sampling=Sampling(), seed=0):
+    """`n` poems as dicts: text, and where the rules are on, template, rhyme group, relaxations.
 
     step_fn(tokens int64 [B], h, c) -> (logits [B, V], h, c); zero_state(B) -> (h, c).
+    `decoder` is a Decoder from poem_rules (or a bare RuleSet).
     """
+    if isinstance(decoder, RuleSet):
+        decoder = Decoder(decoder)
     # one generator per poem: poem i is the same whatever the batch size
     rngs = [np.random.default_rng([seed, i]) for i in range(n)]
     h, c = zero_state(n)
     for token in (vocab.bos_id, vocab.form_id(form.name)):
         logits, h, c = step_fn(np.full(n, token, np.int64), h, c)
     history = np.zeros((n, 0), np.int64)
+    relaxed = [[] for _ in range(n)]
     for position in range(form.length):
-        allowed = allowed_tokens(rules, position, history, len(vocab))
+        allowed, dropped = allowed_tokens(decoder.rules, position, history, len(vocab))
+        for row, names in enumerate(dropped):
+            if names:
+                relaxed[row].append({"position": position, "relaxed": names})
         uniforms = np.array([rng.random() for rng in rngs])
         ids = sample(mask_logits(logits, allowed), sampling, uniforms).astype(np.int64)
         history = np.concatenate([history, ids[:, None]], axis=1)
         if position + 1 < form.length:  # the rules force <eos> after the last line: no need to run it
             logits, h, c = step_fn(ids, h, c)
-    return [vocab.decode(row) for row in history]
+    info = decoder.describe(history)
+    return [{"text": vocab.decode(row), **extra, **({"relaxed": r} if decoder.rules.soft else {})}
+            for row, extra, r in zip(history, info, relaxed)]

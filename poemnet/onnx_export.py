@@ -18,6 +18,8 @@ from poemnet.config import load_config
 from poemnet.errors import UserError
 from poemnet.io import write_bytes_atomic
 from poemnet.model import PoemLSTM, StepModule
+from poemnet.novelty import LineFilter, corpus_lines
+from poemnet.prosody import vocab_prosody
 from poemnet.runtime import FORMAT_VERSION, INPUTS, OUTPUTS
 from poemnet.vocab import Vocab
 
@@ -26,7 +28,7 @@ OPSET = 17
 
 
 def load_artifact(folder):
-    """(model in eval mode, vocab, metrics, weights sha256) from a train_dist.py final/ folder."""
+    """(model in eval mode, vocab, metrics, weights sha256, config) from a train_dist.py final/ folder."""
     folder = Path(folder)
     needed = ["model.safetensors", "config.yaml", "vocab.json", "metrics.json"]
     missing = [name for name in needed if not (folder / name).is_file()]
@@ -38,15 +40,24 @@ def load_artifact(folder):
     weights = folder / "model.safetensors"
     model = PoemLSTM.from_config(cfg.model, len(vocab))
     model.load_state_dict(load_file(weights))
-    return model.eval(), vocab, metrics, hashlib.sha256(weights.read_bytes()).hexdigest()
+    return model.eval(), vocab, metrics, hashlib.sha256(weights.read_bytes()).hexdigest(), cfg
 
 
-def metadata(model, vocab, forms, script, weights_sha256, quantization="none"):
-    return {"poemnet_format": str(FORMAT_VERSION), "vocab": json.dumps(vocab.tokens, ensure_ascii=False),
-            "forms": json.dumps(forms, ensure_ascii=False), "script": script,
-            "num_layers": str(model.num_layers), "hidden_dim": str(model.hidden_dim),
-            "embedding_dim": str(model.embed.embedding_dim), "vocab_size": str(len(vocab)),
-            "weights_sha256": weights_sha256, "quantization": quantization}
+def metadata(model, vocab, forms, script, weights_sha256, quantization="none", corpus_texts=None, training=None):
+    """Everything decoding needs: vocabulary, forms, dimensions, the prosody data of every
+    vocabulary entry and, given the corpus, the Bloom filter of its lines (for --novel)."""
+    props = {"poemnet_format": str(FORMAT_VERSION), "vocab": json.dumps(vocab.tokens, ensure_ascii=False),
+             "forms": json.dumps(forms, ensure_ascii=False), "script": script,
+             "num_layers": str(model.num_layers), "hidden_dim": str(model.hidden_dim),
+             "embedding_dim": str(model.embed.embedding_dim), "vocab_size": str(len(vocab)),
+             "weights_sha256": weights_sha256, "quantization": quantization,
+             "prosody": json.dumps(vocab_prosody(vocab, forms, script), ensure_ascii=False, separators=(",", ":"))}
+    if training is not None:  # where the evaluation finds the corpus and its validation split
+        props["training"] = json.dumps(training, ensure_ascii=False)
+    if corpus_texts is not None:
+        params, bits = LineFilter.build(corpus_lines(corpus_texts)).to_metadata()
+        props["novel"], props["novel_bloom"] = json.dumps(params), bits
+    return props
 
 
 def _set_metadata(proto, props):

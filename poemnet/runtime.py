@@ -7,10 +7,13 @@ import numpy as np
 import onnxruntime as ort
 
 from poemnet.errors import UserError
+from poemnet.decoding import Prosody
 from poemnet.forms import FORMS
+from poemnet.novelty import LineFilter
 from poemnet.vocab import Vocab
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2 adds the prosody data and the corpus line filter; 1 still loads without them
+READABLE_FORMATS = ("1", "2")
 INPUTS = ("tokens", "h", "c")
 OUTPUTS = ("logits", "h_out", "c_out")
 
@@ -40,14 +43,43 @@ class PoemModel:
         props = self.session.get_modelmeta().custom_metadata_map
         if "poemnet_format" not in props:
             raise UserError(f"{path} is an ONNX model but not a PoemNet one (no poemnet metadata): export it with export.py")
-        if props["poemnet_format"] != str(FORMAT_VERSION):
+        if props["poemnet_format"] not in READABLE_FORMATS:
             raise UserError(f"{path} has PoemNet format {props['poemnet_format']}, this version reads "
-                            f"{FORMAT_VERSION}: re-export it with this version's export.py")
+                            f"{', '.join(READABLE_FORMATS)}: re-export it with this version's export.py")
         self.path, self.props = path, props
+        try:
+            self._read_metadata(props)
+        except (KeyError, ValueError, TypeError) as e:  # json.JSONDecodeError is a ValueError
+            raise UserError(f"{path} has damaged PoemNet metadata ({type(e).__name__}: {str(e)[:80]}): re-export it with export.py")
+        self._check_graph(path)
+
+    def _read_metadata(self, props):
         self.vocab = Vocab(json.loads(props["vocab"]))
-        self.forms = [FORMS[name] for name in json.loads(props["forms"])]
+        names = json.loads(props["forms"])
+        unknown = [n for n in names if n not in FORMS]
+        if unknown or not names:
+            raise ValueError(f"forms {names} are not all among {list(FORMS)}")
+        self.forms = [FORMS[name] for name in names]
         self.script = props["script"]
         self.num_layers, self.hidden_dim = int(props["num_layers"]), int(props["hidden_dim"])
+        self.prosody = Prosody.from_data(json.loads(props["prosody"])) if "prosody" in props else None
+        if self.prosody is not None and len(self.prosody.ping) != len(self.vocab):
+            raise ValueError("the prosody data does not cover the vocabulary")
+        self.line_filter = None
+        if "novel" in props:
+            self.line_filter = LineFilter.from_metadata(json.loads(props["novel"]), props["novel_bloom"])
+
+    def _check_graph(self, path):
+        """The metadata must describe the graph it rides with."""
+        shapes = {i.name: i.shape for i in self.session.get_inputs()}
+        outputs = {o.name: o.shape for o in self.session.get_outputs()}
+        if set(shapes) != set(INPUTS) or not set(OUTPUTS) <= set(outputs):
+            raise UserError(f"{path} does not have the inputs {INPUTS} and outputs {OUTPUTS} of a PoemNet step: re-export it")
+        expected = {"h": [self.num_layers, None, self.hidden_dim], "logits": [None, len(self.vocab)]}
+        actual = {"h": shapes["h"], "logits": outputs["logits"]}
+        for name, dims in expected.items():
+            if any(want is not None and got != want for want, got in zip(dims, actual[name])):
+                raise UserError(f"{path}'s metadata says {name} is {dims} but the graph has {actual[name]}: re-export it")
 
     def zero_state(self, batch_size):
         shape = (self.num_layers, batch_size, self.hidden_dim)

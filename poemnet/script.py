@@ -21,3 +21,11 @@ def to_model_char(ch, vocab, script, what):
     if converted in vocab:
         return converted
     raise UserError(f"{what} {ch!r} is not in the model's vocabulary: choose a more common character")
+
+
+def to_simplified(text):
+    """OpenCC t2s of a short string (a rhyme group's name as the user typed it)."""
+    try:
+        return _converter("t2s").convert(text)
+    except ImportError:  # an inference-only install may lack OpenCC: simplified input still works
+        return text

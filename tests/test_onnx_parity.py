@@ -16,10 +16,10 @@ from poemnet.runtime import PoemModel, top1_agreement
 def models(kind, tiny_onnx, tmp_path):
     """(torch model, onnx PoemModel) for the trained tiny model or fresh random weights."""
     if kind == "trained":
-        model, vocab, _, _ = onnx_export.load_artifact(tiny_onnx[2])
+        model, vocab, *_ = onnx_export.load_artifact(tiny_onnx[2])
         return model, PoemModel(tiny_onnx[0])
     torch.manual_seed(11)
-    model, vocab, _, _ = onnx_export.load_artifact(tiny_onnx[2])
+    model, vocab, *_ = onnx_export.load_artifact(tiny_onnx[2])
     random = PoemLSTM(len(vocab), model.embed.embedding_dim, model.hidden_dim).eval()
     path = tmp_path / "random.onnx"
     onnx_export.export(random, onnx_export.metadata(random, vocab, ["五绝"], "simplified", "0" * 64), path)

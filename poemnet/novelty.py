@@ -1,0 +1,88 @@
+"""The corpus's lines as a Bloom filter, so that decoding can refuse to copy a line verbatim.
+
+A line is hashed by its Unicode code points with two polynomial hashes modulo the Mersenne prime
+2^31 - 1; bases below 2^21 keep every product under 2^53, so JavaScript's doubles compute the same
+values exactly. Bit i of the filter is bit (i & 7) of byte (i >> 3). The filter is sized for a
+false-positive rate of FPR: a line absent from the corpus is refused with that probability, a
+corpus line is always refused.
+"""
+import base64
+import math
+
+import numpy as np
+
+PRIME = 2**31 - 1
+BASES = (1_000_003, 917_513)
+FPR = 0.01
+
+
+def line_hashes(line):
+    """(h1, h2) of a string of characters."""
+    h1 = h2 = 0
+    for ch in line:
+        h1 = (h1 * BASES[0] + ord(ch)) % PRIME
+        h2 = (h2 * BASES[1] + ord(ch)) % PRIME
+    return h1, h2
+
+
+def extend_hashes(h1, h2, code_points):
+    """Hashes of every prefix (h1, h2 arrays [B]) extended by every code point ([V]): [B, V] each."""
+    h1 = (np.asarray(h1, np.int64)[:, None] * BASES[0] + code_points[None, :]) % PRIME
+    h2 = (np.asarray(h2, np.int64)[:, None] * BASES[1] + code_points[None, :]) % PRIME
+    return h1, h2
+
+
+class LineFilter:
+    def __init__(self, bits, num_bits, num_hashes, count):
+        self.bits, self.m, self.k, self.count = bits, num_bits, num_hashes, count
+
+    @classmethod
+    def build(cls, lines, fpr=FPR):
+        lines = sorted(set(lines))
+        n = max(1, len(lines))
+        m = max(64, math.ceil(-n * math.log(fpr) / math.log(2) ** 2))
+        k = max(1, round(m / n * math.log(2)))
+        bits = np.zeros((m + 7) // 8, np.uint8)
+        hashes = np.array([line_hashes(line) for line in lines], np.int64).reshape(-1, 2)
+        for i in range(k):
+            index = (hashes[:, 0] + i * hashes[:, 1]) % m
+            np.bitwise_or.at(bits, index >> 3, (1 << (index & 7)).astype(np.uint8))
+        return cls(bits, m, k, len(lines))
+
+    def contains(self, h1, h2):
+        """Bool array of the shape of h1/h2: maybe in the corpus (True) or surely not (False)."""
+        found = np.ones(np.shape(h1), bool)
+        for i in range(self.k):
+            index = (h1 + i * h2) % self.m
+            found &= (self.bits[index >> 3] >> (index & 7)) & 1 == 1
+        return found
+
+    def __contains__(self, line):
+        h1, h2 = line_hashes(line)
+        return bool(self.contains(np.int64(h1), np.int64(h2)))
+
+    def expected_fpr(self):
+        return (1 - math.exp(-self.k * self.count / self.m)) ** self.k
+
+    def to_metadata(self):
+        """Two metadata strings: the parameters (JSON-ready dict) and the bits in base64."""
+        params = {"num_bits": self.m, "num_hashes": self.k, "count": self.count, "prime": PRIME, "bases": list(BASES),
+                  "expected_fpr": round(self.expected_fpr(), 5)}
+        return params, base64.b64encode(self.bits.tobytes()).decode("ascii")
+
+    @classmethod
+    def from_metadata(cls, params, bits_b64):
+        if params["prime"] != PRIME or list(params["bases"]) != list(BASES):
+            raise ValueError("the line filter was hashed with other constants")
+        bits = np.frombuffer(base64.b64decode(bits_b64), np.uint8)
+        if len(bits) != (params["num_bits"] + 7) // 8:
+            raise ValueError("the line filter's bits do not match its size")
+        return cls(bits, params["num_bits"], params["num_hashes"], params["count"])
+
+
+def corpus_lines(texts):
+    """Every line of every poem, punctuation removed."""
+    lines = []
+    for text in texts:
+        lines += [line for line in text.replace("。", "，").split("，") if line]
+    return lines
