@@ -4,8 +4,8 @@ A rule is a function `rule(position, history) -> bool mask or None`: `position` 
 characters and punctuation generated so far, `history` is the int array [B, position] of the
 tokens chosen, and the mask ([V] or [B, V]) says which tokens may come next; None allows all.
 Rules combine by AND. The hard rules (layout, forced first characters) always hold; the soft ones
-(poetics.py: tones, rhyme group, rhyme, novel lines, no repeats) are dropped in that order, per
-row, only where they would leave no candidate, and each drop is reported.
+(tones, rhyme group, rhyme, novel lines, no repeats: relaxed in that order) give way, per row and
+position, only where they would leave no candidate, and each such relaxation is reported.
 """
 from dataclasses import dataclass
 
@@ -206,25 +206,27 @@ class RuleSet:
 
 
 def allowed_tokens(rules, position, history, size):
-    """(bool [B, V] of allowed tokens, [B] lists of the soft rules relaxed for each row)."""
+    """(bool [B, V] of allowed tokens, [B] lists of the soft rules relaxed for each row).
+
+    The soft rules are applied from the last to be relaxed to the first; one that would leave a
+    row no candidate is skipped for that row (and reported), so a row keeps every rule it can.
+    """
     allowed = np.ones((len(history), size), bool)
     for rule in rules.hard:
         mask = rule(position, history)
         if mask is not None:
             allowed &= mask
-    levels = [allowed]  # levels[i]: the hard rules and the last i soft rules to relax
-    for _name, rule in reversed(rules.soft):
+    relaxed = [[] for _ in range(len(history))]
+    for name, rule in reversed(rules.soft):
         mask = rule(position, history)
-        levels.append(levels[-1] if mask is None else levels[-1] & mask)
-    if len(levels) == 1:
-        return allowed, [[] for _ in range(len(history))]
-    has_any = np.stack([level.any(axis=-1) for level in levels])  # [levels, B]
-    depth = len(levels) - 1 - np.argmax(has_any[::-1], axis=0)  # the deepest level with a candidate
-    if (depth == len(levels) - 1).all():
-        return levels[-1], [[] for _ in range(len(history))]
-    chosen = np.stack(levels)[depth, np.arange(len(history))]
-    dropped = len(levels) - 1 - depth
-    return chosen, [[name for name, _ in rules.soft[:d]] for d in dropped]
+        if mask is None:
+            continue
+        narrowed = allowed & mask
+        keeps = narrowed.any(axis=-1)
+        allowed = np.where(keeps[:, None], narrowed, allowed)
+        for row in np.flatnonzero(~keeps):
+            relaxed[row].insert(0, name)
+    return allowed, relaxed
 
 
 def mask_logits(logits, allowed):

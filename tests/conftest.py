@@ -56,8 +56,10 @@ def all_forms_onnx(tmp_path_factory):
     from poemnet.model import PoemLSTM
     from poemnet.vocab import Vocab
     torch.manual_seed(3)
-    vocab = Vocab.build((p.text for p in corpus.load()), min_count=50)
+    texts = [p.text for p in corpus.load()]
+    vocab = Vocab.build(texts, min_count=50)
     model = PoemLSTM(len(vocab), 16, 32).eval()
     path = tmp_path_factory.mktemp("all_forms") / "all.onnx"
-    onnx_export.export(model, onnx_export.metadata(model, vocab, list(FORMS), "simplified", "0" * 64), path)
+    props = onnx_export.metadata(model, vocab, list(FORMS), "simplified", "0" * 64, corpus_texts=texts)
+    onnx_export.export(model, props, path)
     return path, model, vocab

@@ -1,6 +1,7 @@
 import numpy as np
 
-from poemnet.decoding import Sampling, TokenClasses, allowed_tokens, format_rule, line_start_rule, mask_logits, sample
+from poemnet.decoding import (RuleSet, Sampling, TokenClasses, allowed_tokens, format_rule, line_start_rule, mask_logits,
+                              no_repeat_rule, sample)
 from poemnet.forms import FORMS
 from poemnet.vocab import Vocab
 
@@ -19,13 +20,14 @@ def test_format_rule_allows_exactly_the_layout():
 
 def test_rules_combine_by_and_and_contradictions_are_reported():
     form, classes = FORMS["五绝"], TokenClasses.from_vocab(VOCAB)
-    rules = [format_rule(form, classes), line_start_rule(form, {1: VOCAB.index["低"]}, len(VOCAB))]
+    rules = RuleSet((format_rule(form, classes), line_start_rule(form, {1: VOCAB.index["低"]}, len(VOCAB))))
     history = np.zeros((3, 6), int)
-    allowed = allowed_tokens(rules, 6, history, len(VOCAB))
+    allowed, relaxed = allowed_tokens(rules, 6, history, len(VOCAB))
+    assert relaxed == [[], [], []]
     assert allowed.shape == (3, len(VOCAB)) and (allowed.sum(1) == 1).all() and allowed[0, VOCAB.index["低"]]
-    contradiction = [format_rule(form, classes), line_start_rule(form, {0: VOCAB.index["，"]}, len(VOCAB))]
+    contradiction = RuleSet((format_rule(form, classes), line_start_rule(form, {0: VOCAB.index["，"]}, len(VOCAB))))
     try:
-        mask_logits(np.zeros((1, len(VOCAB))), allowed_tokens(contradiction, 0, history[:1], len(VOCAB)))
+        mask_logits(np.zeros((1, len(VOCAB))), allowed_tokens(contradiction, 0, history[:1], len(VOCAB))[0])
         raise AssertionError("expected a ValueError")
     except ValueError as e:
         assert "allow no token" in str(e)
@@ -43,3 +45,15 @@ def test_sampling_respects_greedy_top_k_and_top_p():
     assert full == {0, 1, 2, 3}
     masked = mask_logits(logits, np.array([[False, False, True, True]]))
     assert {int(sample(masked, Sampling(), [u])[0]) for u in draws} == {2, 3}
+
+
+def test_a_soft_rule_gives_way_only_in_the_rows_it_would_empty():
+    form, classes = FORMS["五绝"], TokenClasses.from_vocab(VOCAB)
+    moon = VOCAB.index["月"]
+    rules = RuleSet((format_rule(form, classes), line_start_rule(form, {1: moon}, len(VOCAB))),
+                    (("no_repeat", no_repeat_rule(classes)),))
+    history = np.array([[moon] + [0] * 5, [VOCAB.index["床"]] + [0] * 5])
+    allowed, relaxed = allowed_tokens(rules, 6, history, len(VOCAB))
+    assert relaxed == [["no_repeat"], []] and allowed[:, moon].all()
+    allowed, relaxed = allowed_tokens(rules, 1, history[:, :1], len(VOCAB))
+    assert relaxed == [[], []] and not allowed[0, moon] and allowed[1, moon]
