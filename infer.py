@@ -7,6 +7,7 @@
     python infer.py --rhyme 东 --tones --template 平起首句入韵
 """
 import json
+import math
 import secrets
 import time
 
@@ -18,6 +19,7 @@ from poemnet.runtime import PoemModel
 from poemnet.script import to_model_char
 
 MAX_POEMS = 1024
+MAX_THREADS = 256  # far more than a step can use; more makes onnxruntime spin up threads for minutes
 
 
 def parse_args(argv):
@@ -33,7 +35,7 @@ def parse_args(argv):
     p.add_argument("--no-repeat", action="store_true", help="no character twice in a poem")
     p.add_argument("--novel", action="store_true", help="no line copied from the training corpus")
     p.add_argument("--n", type=int, default=1, help=f"poems to write, as one batch (1-{MAX_POEMS})")
-    p.add_argument("--temperature", type=float, default=0.8, help="> 0; lower is more conservative")
+    p.add_argument("--temperature", type=float, default=0.8, help="> 0 and finite; lower is more conservative")
     p.add_argument("--top-k", type=int, help="sample among the k likeliest characters (default: all)")
     p.add_argument("--top-p", type=float, default=0.9, help="sample within this probability mass, in (0, 1]")
     p.add_argument("--greedy", action="store_true", help="always take the likeliest character")
@@ -44,16 +46,18 @@ def parse_args(argv):
 
 
 def check_sampling(args):
+    if args.seed is not None and not 0 <= args.seed < 2**63:
+        raise UserError(f"--seed {args.seed} must be between 0 and 2**63 - 1")
     if not 1 <= args.n <= MAX_POEMS:
         raise UserError(f"--n {args.n} must be between 1 and {MAX_POEMS}")
-    if not args.temperature > 0:
-        raise UserError(f"--temperature {args.temperature} must be > 0 (use --greedy for the likeliest poem)")
+    if not (args.temperature > 0 and math.isfinite(args.temperature)):
+        raise UserError(f"--temperature {args.temperature} must be > 0 and finite (use --greedy for the likeliest poem)")
     if not 0 < args.top_p <= 1:
         raise UserError(f"--top-p {args.top_p} must be in (0, 1]")
     if args.top_k is not None and args.top_k < 1:
         raise UserError(f"--top-k {args.top_k} must be >= 1 (leave it out to sample among all characters)")
-    if args.threads < 0:
-        raise UserError(f"--threads {args.threads} must be >= 0")
+    if not 0 <= args.threads <= MAX_THREADS:
+        raise UserError(f"--threads {args.threads} must be between 0 and {MAX_THREADS} (0 = up to 4)")
     return Sampling(args.temperature, args.top_k or 0, args.top_p, args.greedy)
 
 

@@ -157,6 +157,10 @@ def load_config(path=None, overrides=()):
             raise UserError(f"config {path} not found: pass one of configs/*.yaml")
         except yaml.YAMLError as e:
             raise UserError(f"config {path} is not valid YAML: {str(e).splitlines()[0]}")
+        except UnicodeDecodeError as e:
+            raise UserError(f"config {path} is not UTF-8 text ({e.reason} at byte {e.start}): save it as UTF-8")
+        except IsADirectoryError:
+            raise UserError(f"config {path} is a folder: pass one of configs/*.yaml")
     for assignment in overrides:
         _apply_override(raw, assignment)
     return _from_dict(Config, raw, "").validate()

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from poemnet.errors import UserError
 from poemnet.forms import COMMA, PERIOD, is_hanzi
 from poemnet.novelty import BASES, PRIME, extend_hashes
 
@@ -41,7 +42,7 @@ def _only(size, token_id):
 def format_rule(form, classes):
     """Exactly the form's layout: characters in lines, ，/。 at line ends, then <eos>."""
     if classes.comma < 0 or classes.period < 0:
-        raise ValueError("the vocabulary lacks ， or 。: it was not built from poems")
+        raise UserError("the vocabulary lacks ， or 。: it was not built from poems; train on a poem corpus")
     slots = {COMMA: _only(classes.size, classes.comma), PERIOD: _only(classes.size, classes.period),
              "end": _only(classes.size, classes.eos), "char": classes.hanzi}
 
@@ -230,6 +231,8 @@ def allowed_tokens(rules, position, history, size):
 
 
 def mask_logits(logits, allowed):
+    if not np.isfinite(logits).all():
+        raise UserError("the model produced non-finite logits: the model file is damaged; re-export it")
     if not allowed.any(axis=-1).all():
         raise ValueError("the decoding rules allow no token at this position: they contradict each other")
     return np.where(allowed, logits, -np.inf)

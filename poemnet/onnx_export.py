@@ -95,7 +95,8 @@ def _save_checked(proto, path):
 
 
 def quantize_int8(src, dst):
-    """Dynamic int8 (weights int8, activations quantized on the fly): LSTM, MatMul and Gemm."""
+    """Dynamic int8 (weights int8, activations quantized on the fly): LSTM, MatMul and Gemm, and the
+    embedding table (Gather: stored int8, dequantized when the session loads)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
     props = {p.key: p.value for p in onnx.load(str(src)).metadata_props}
     with tempfile.TemporaryDirectory() as tmp:
@@ -104,7 +105,8 @@ def quantize_int8(src, dst):
         level = root.level
         root.setLevel(logging.ERROR)  # it advises pre-processing that an LSTM graph does not need
         try:
-            quantize_dynamic(str(src), str(out), weight_type=QuantType.QInt8)
+            quantize_dynamic(str(src), str(out), weight_type=QuantType.QInt8,
+                             op_types_to_quantize=["LSTM", "MatMul", "Gemm", "Gather"])
         finally:
             root.setLevel(level)
         proto = onnx.load(str(out))

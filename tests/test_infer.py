@@ -73,6 +73,10 @@ def test_the_int8_model_generates_too(tiny_onnx):
     (["--top-p", "0"], "--top-p 0.0 must be in (0, 1]"),
     (["--top-k", "0"], "--top-k 0 must be >= 1"),
     (["--n", "many"], "invalid int value"),
+    (["--seed", "-5"], "--seed -5 must be between 0"),
+    (["--temperature", "inf"], "--temperature inf must be > 0 and finite"),
+    (["--temperature", "nan"], "--temperature nan must be > 0"),
+    (["--threads", "100000"], "--threads 100000 must be between 0 and 256"),
 ])
 def test_bad_arguments_give_one_line_errors(tiny_onnx, args, fragment):
     assert_clean_error(infer("--model", tiny_onnx[0], *args), fragment)
@@ -91,6 +95,34 @@ def test_bad_model_files_give_one_line_errors(tmp_path, tiny_onnx):
     next(p for p in proto.metadata_props if p.key == "poemnet_format").value = "99"
     onnx.save(proto, str(tmp_path / "future.onnx"))
     assert_clean_error(infer("--model", tmp_path / "future.onnx"), "format 99")
+
+
+def with_metadata(src, dst, **changes):
+    proto = onnx.load(str(src))
+    for prop in proto.metadata_props:
+        if prop.key in changes:
+            prop.value = changes[prop.key]
+    onnx.save(proto, str(dst))
+    return dst
+
+
+@pytest.mark.parametrize("changes, fragment", [
+    ({"vocab": "[not json"}, "damaged PoemNet metadata (JSONDecodeError"),
+    ({"vocab": "[]"}, "damaged PoemNet metadata (ValueError: vocabulary must start with"),
+    ({"forms": '["宋词"]'}, "forms ['宋词'] are not all among"),
+    ({"hidden_dim": "48"}, "metadata says h is [2, None, 48] but the graph has"),
+    ({"prosody": "{}"}, "damaged PoemNet metadata (KeyError"),
+    ({"novel_bloom": "AAAA"}, "the line filter's bits do not match its size"),
+])
+def test_damaged_metadata_gives_one_line_errors(tmp_path, tiny_onnx, changes, fragment):
+    path = with_metadata(tiny_onnx[0], tmp_path / "damaged.onnx", **changes)
+    assert_clean_error(infer("--model", path), fragment)
+
+
+def test_a_config_that_is_not_utf8_is_a_one_line_error(tmp_path):
+    config = tmp_path / "latin1.yaml"
+    config.write_bytes("train:\n  lr: 0.001  # r\xe9glage\n".encode("latin-1"))
+    assert_clean_error(run_script("train_dist.py", "--config", config), "is not UTF-8 text")
 
 
 def test_export_writes_one_checked_self_contained_file_with_metadata(tiny_onnx):

@@ -1,5 +1,6 @@
 """onnxruntime vs the torch reference, minGPT style: outputs close, then greedy poems equal."""
 import numpy as np
+import onnx
 import pytest
 import torch
 
@@ -66,6 +67,10 @@ def test_greedy_poems_are_identical_through_torch_and_onnxruntime(tiny_onnx, tmp
 def test_int8_quantizes_both_lstm_layers_and_agrees_with_fp32(tiny_onnx):
     ops = onnx_export.count_ops(tiny_onnx[1])
     assert ops.get("DynamicQuantizeLSTM") == 2 and "LSTM" not in ops and ops.get("MatMulInteger") == 1
+    graph = onnx.load(str(tiny_onnx[1])).graph
+    stored = {i.name: i.data_type for i in graph.initializer}
+    assert "model.embed.weight" not in stored  # the embedding is stored in 8 bits too
+    assert stored["model.embed.weight_quantized"] in (onnx.TensorProto.INT8, onnx.TensorProto.UINT8)
     fp32, int8 = PoemModel(tiny_onnx[0]), PoemModel(tiny_onnx[1])
     cfg = load_config(tiny_onnx[2] / "config.yaml")
     val = load_data(cfg.data).val["五绝"][:300].numpy()  # teacher forcing over validation poems
