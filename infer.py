@@ -11,7 +11,7 @@ import math
 import secrets
 import time
 
-from poemnet.decoding import Sampling
+from poemnet.sampling import Sampling
 from poemnet.errors import ArgumentParser, UserError, run_cli
 from poemnet.generate import Constraints, generate_detailed, poem_rules
 from poemnet.prosody import group_id

@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from poemnet.decoding import Sampling  # noqa: E402
+from poemnet.sampling import Sampling  # noqa: E402
 from poemnet.generate import generate, poem_rules  # noqa: E402
 from poemnet.runtime import PoemModel, top1_agreement  # noqa: E402
 

@@ -207,22 +207,23 @@ class RuleSet:
 
 
 def allowed_tokens(rules, position, history, size):
-    """(bool [B, V] of allowed tokens, [B] lists of the soft rules relaxed for each row).
+    """(bool [V] or [B, V] of allowed tokens, [B] lists of the soft rules relaxed for each row).
 
     The soft rules are applied from the last to be relaxed to the first; one that would leave a
     row no candidate is skipped for that row (and reported), so a row keeps every rule it can.
+    A mask shared by all rows stays [V]: most positions need no per-row work.
     """
-    allowed = np.ones((len(history), size), bool)
+    allowed = np.ones(size, bool)
     for rule in rules.hard:
         mask = rule(position, history)
         if mask is not None:
-            allowed &= mask
+            allowed = allowed & mask
     relaxed = [[] for _ in range(len(history))]
     for name, rule in reversed(rules.soft):
         mask = rule(position, history)
         if mask is None:
             continue
-        narrowed = allowed & mask
+        narrowed = np.broadcast_to(allowed & mask, (len(history), size))
         keeps = narrowed.any(axis=-1)
         allowed = np.where(keeps[:, None], narrowed, allowed)
         for row in np.flatnonzero(~keeps):
@@ -231,40 +232,10 @@ def allowed_tokens(rules, position, history, size):
 
 
 def mask_logits(logits, allowed):
+    """float32 logits with the disallowed tokens at -inf; `allowed` is [V] or [B, V]."""
+    logits = np.asarray(logits, np.float32)
     if not np.isfinite(logits).all():
         raise UserError("the model produced non-finite logits: the model file is damaged; re-export it")
     if not allowed.any(axis=-1).all():
         raise ValueError("the decoding rules allow no token at this position: they contradict each other")
-    return np.where(allowed, logits, -np.inf)
-
-
-@dataclass(frozen=True)
-class Sampling:
-    temperature: float = 1.0
-    top_k: int = 0  # 0 = off
-    top_p: float = 1.0  # 1.0 = off
-    greedy: bool = False
-
-
-def sample(logits, sampling, uniforms):
-    """One token id per row of masked logits [B, V]; `uniforms` [B] in [0, 1) drive the draw."""
-    logits = logits.astype(np.float64)
-    if sampling.greedy:
-        return logits.argmax(axis=-1)
-    logits = logits / sampling.temperature
-    if sampling.top_k and sampling.top_k < logits.shape[-1]:
-        kth = np.partition(logits, -sampling.top_k, axis=-1)[:, -sampling.top_k, None]
-        logits = np.where(logits < kth, -np.inf, logits)
-    probs = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    probs /= probs.sum(axis=-1, keepdims=True)
-    if sampling.top_p < 1.0:
-        # the nucleus is every token at least as likely as the least likely one it needs: find that
-        # threshold from the sorted probabilities (a sort of values, cheaper than an argsort)
-        sorted_probs = -np.sort(-probs, axis=-1)
-        needed = (np.cumsum(sorted_probs, axis=-1) - sorted_probs < sampling.top_p).sum(axis=-1)
-        threshold = np.take_along_axis(sorted_probs, needed[:, None] - 1, axis=-1)
-        probs = np.where(probs >= threshold, probs, 0.0)
-        probs /= probs.sum(axis=-1, keepdims=True)
-    cumulative = np.cumsum(probs, axis=-1)
-    draws = np.asarray(uniforms, np.float64)[:, None] * cumulative[:, -1:]
-    return np.minimum((cumulative <= draws).sum(axis=-1), probs.shape[-1] - 1)
+    return np.where(allowed, logits, np.float32(-np.inf))

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from poemnet import corpus, prosody
 from poemnet.data import split
-from poemnet.decoding import Sampling
+from poemnet.sampling import Sampling
 from poemnet.errors import UserError, run_cli
 from poemnet.forms import FORMS
 from poemnet.io import write_text_atomic

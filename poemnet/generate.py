@@ -3,9 +3,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from poemnet.decoding import (RhymeGroupRule, RuleSet, Sampling, TemplateRule, TokenClasses, allowed_tokens, format_rule,
-                              line_start_rule, mask_logits, no_repeat_rule, novel_rule, rhyme_rule, sample)
+from poemnet.decoding import (RhymeGroupRule, RuleSet, TemplateRule, TokenClasses, allowed_tokens, format_rule,
+                              line_start_rule, mask_logits, no_repeat_rule, novel_rule, rhyme_rule)
 from poemnet.errors import UserError
+from poemnet.sampling import Sampling, sample
 
 
 @dataclass(frozen=True)
@@ -112,8 +113,11 @@ def generate_detailed(step_fn, zero_state, vocab, form, n, decoder, sampling=Sam
         for row, names in enumerate(dropped):
             if names:
                 relaxed[row].append({"position": position, "relaxed": names})
-        uniforms = np.array([rng.random() for rng in rngs])
-        ids = sample(mask_logits(logits, allowed), sampling, uniforms).astype(np.int64)
+        uniforms = np.array([rng.random() for rng in rngs])  # drawn at every position: streams stay aligned
+        if allowed.ndim == 1 and allowed.sum() == 1:  # punctuation, a forced character: nothing to sample
+            ids = np.full(n, np.flatnonzero(allowed)[0], np.int64)
+        else:
+            ids = sample(mask_logits(logits, allowed), sampling, uniforms).astype(np.int64)
         history = np.concatenate([history, ids[:, None]], axis=1)
         if position + 1 < form.length:  # the rules force <eos> after the last line: no need to run it
             logits, h, c = step_fn(ids, h, c)

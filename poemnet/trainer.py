@@ -18,7 +18,7 @@ from tqdm import tqdm
 from poemnet import checkpoint, precision
 from poemnet.config import flatten, save_config
 from poemnet.data import epoch_batches, inputs_and_targets, load_data, rank_slice, steps_per_epoch
-from poemnet.decoding import Sampling
+from poemnet.sampling import Sampling
 from poemnet.errors import UserError
 from poemnet.forms import FORMS
 from poemnet.generate import generate, poem_rules

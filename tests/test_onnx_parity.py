@@ -7,7 +7,7 @@ import torch
 from poemnet import onnx_export
 from poemnet.data import load_data
 from poemnet.config import load_config
-from poemnet.decoding import Sampling
+from poemnet.sampling import Sampling
 from poemnet.forms import FORMS
 from poemnet.generate import generate, poem_rules
 from poemnet.model import PoemLSTM, numpy_step_fn

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import assert_clean_error, run_script
 from poemnet import corpus, prosody
-from poemnet.decoding import Sampling
+from poemnet.sampling import Sampling
 from poemnet.evaluate import matching_templates, metrics, rhymes
 from poemnet.forms import FORMS
 from poemnet.generate import Constraints, generate_detailed, poem_rules
