@@ -1,18 +1,22 @@
 # Two commands do all setup on a fresh machine:
 #   make demo   train the base config on the embedded corpus, export to ONNX, generate poems
 #   make test   run the test suite
-# torch is pinned: an unpinned torch resolves to a multi-GB CUDA build (see README).
+# .venv gets torch (pinned; from TORCH_INDEX when set), then this package with its train and dev
+# extras. On PyPI, Linux x86-64 torch wheels are CUDA builds; a CPU-only machine can save gigabytes:
+#   make install TORCH_INDEX=https://download.pytorch.org/whl/cpu
+# Writing poems needs none of that: `pip install .` installs onnxruntime, numpy and OpenCC only.
 PY := .venv/bin/python
 TORCH := torch==2.13.0
+TORCH_INDEX ?=
 CONFIG ?= configs/base.yaml
 RUN_DIR ?= runs/base
 
-.PHONY: install test demo clean
+.PHONY: install test demo bench inference-install-check release clean
 
 .venv/.installed: pyproject.toml
 	python3 -m venv .venv
-	$(PY) -m pip install --quiet $(TORCH)
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet $(TORCH) $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
+	$(PY) -m pip install --quiet -e '.[train,dev]'
 	touch $@
 
 install: .venv/.installed
@@ -25,7 +29,27 @@ demo: install
 	$(PY) train_dist.py --config $(CONFIG) --resume auto
 	$(PY) export.py --artifact $(RUN_DIR)/final --quantize int8
 	$(PY) infer.py --model $(RUN_DIR)/poemnet.onnx --start 月 --n 3 --seed 1
-	$(PY) infer.py --model $(RUN_DIR)/poemnet-int8.onnx --acrostic 春夏秋冬 --seed 1
+	$(PY) infer.py --model $(RUN_DIR)/poemnet-int8.onnx --acrostic 春夏秋冬 --seed 1 --rhyme --tones
+
+bench: install
+	$(PY) bench/run.py
+
+# A fresh venv with the core dependencies only (no torch) writes poems with the shipped model.
+inference-install-check:
+	rm -rf .venv-infer && python3 -m venv .venv-infer
+	.venv-infer/bin/python -m pip install --quiet .
+	.venv-infer/bin/python -c "import importlib.util as u, sys; sys.exit(u.find_spec('torch') is not None)"
+	cd /tmp && $(CURDIR)/.venv-infer/bin/python $(CURDIR)/infer.py --model $(CURDIR)/models/poemnet-release-int8.onnx \
+		--form 七律 --rhyme --tones --no-repeat --novel --seed 1 --json
+	rm -rf .venv-infer
+
+# How the shipped model was made (models/MODEL_CARD.md): build the full corpus, train, export, evaluate.
+release: install
+	test -f data/poems.jsonl.gz || (npm pack chinese-poetry@2.0.1 --pack-destination /tmp && \
+		$(PY) -m poemnet.corpus build --source /tmp/chinese-poetry-2.0.1.tgz --out data/poems.jsonl.gz)
+	$(PY) train_dist.py --config configs/release.yaml --resume auto
+	$(PY) export.py --artifact runs/release/final --out runs/release/poemnet-release.onnx --quantize int8
+	$(PY) scripts/model_card.py --run-dir runs/release --model runs/release/poemnet-release-int8.onnx
 
 clean:
-	rm -rf runs .pytest_cache
+	rm -rf runs .pytest_cache .venv-infer

@@ -10,6 +10,7 @@ import json
 import math
 import secrets
 import time
+from pathlib import Path
 
 from poemnet.sampling import Sampling
 from poemnet.errors import ArgumentParser, UserError, run_cli
@@ -18,13 +19,16 @@ from poemnet.prosody import group_id
 from poemnet.runtime import PoemModel
 from poemnet.script import to_model_char
 
+ROOT = Path(__file__).resolve().parent
+RELEASE_MODEL = ROOT / "models" / "poemnet-release-int8.onnx"
 MAX_POEMS = 1024
 MAX_THREADS = 256  # far more than a step can use; more makes onnxruntime spin up threads for minutes
 
 
 def parse_args(argv):
     p = ArgumentParser(description="Generate poems with an exported PoemNet ONNX model.")
-    p.add_argument("--model", default="runs/base/poemnet.onnx", help="ONNX file from export.py")
+    p.add_argument("--model", help="ONNX file from export.py (default: your newest runs/*/poemnet*.onnx, "
+                                   "else the shipped release model)")
     p.add_argument("--start", help="the poem's first character, e.g. 月")
     p.add_argument("--acrostic", help="one character per line, each line starts with it, e.g. 春夏秋冬")
     p.add_argument("--form", help="五绝, 七绝, 五律 or 七律 (default: the model's first form)")
@@ -86,6 +90,14 @@ def first_chars(model, form, start, acrostic):
     return {}
 
 
+def default_model(root=ROOT):
+    """(path, source): the newest model you exported under runs/, else the shipped release model."""
+    exported = sorted((root / "runs").glob("*/poemnet*.onnx"), key=lambda p: p.stat().st_mtime)
+    if exported:
+        return exported[-1], "your newest export"
+    return root / "models" / RELEASE_MODEL.name, "the shipped release model"
+
+
 def constraints(args, model, form, forced):
     """The user's decoding options as Constraints, checked against what the model file carries."""
     if args.template is not None and not args.tones:
@@ -93,7 +105,7 @@ def constraints(args, model, form, forced):
     group = None
     if args.rhyme:
         if model.prosody is None:
-            raise UserError(f"{args.model} carries no prosody data: re-export it with this version's export.py to use --rhyme")
+            raise UserError(f"{model.path} carries no prosody data: re-export it with this version's export.py to use --rhyme")
         group = group_id(args.rhyme, model.prosody.group_names)
         if group is None:
             raise UserError(f"--rhyme {args.rhyme} is not a 平水韵 平 group: use one such as 东, 一东 or 下平声七阳")
@@ -104,7 +116,8 @@ def constraints(args, model, form, forced):
 def main(argv=None):
     args = parse_args(argv)
     sampling = check_sampling(args)
-    model = PoemModel(args.model, args.threads or None)
+    path, source = (args.model, "--model") if args.model else default_model()
+    model = PoemModel(path, args.threads or None)
     form = choose_form(model, args.form)
     forced = first_chars(model, form, args.start, args.acrostic)
     seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
@@ -117,7 +130,7 @@ def main(argv=None):
     if bad:  # the layout rule makes this impossible; never print a malformed poem with exit 0
         raise UserError(f"generation produced a malformed poem ({bad[0]!r}): the model file may be damaged; re-export it")
     if args.json:
-        print(json.dumps({"form": form.name, "seed": seed, "model": str(args.model), "ms": round(elapsed_ms, 2),
+        print(json.dumps({"form": form.name, "seed": seed, "model": str(path), "model_source": source, "ms": round(elapsed_ms, 2),
                           "poems": [{**p, "lines": form.lines(p["text"])} for p in poems]}, ensure_ascii=False))
     else:
         print("\n\n".join("\n".join(form.lines(p["text"])) for p in poems))

@@ -10,6 +10,7 @@ simplified characters with OpenCC (t2s) and drop exact duplicates of the convert
 """
 import argparse
 import gzip
+import hashlib
 import io
 import json
 import os
@@ -172,6 +173,18 @@ def script_of(path=None):
         return json.loads(report.read_text(encoding="utf-8")).get("script", "simplified")
     except (OSError, ValueError):
         return "simplified"
+
+
+def is_validation(text, val_fraction):
+    """Decided by the poem's text alone: stable across runs, machines and corpus edits."""
+    bucket = int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "big") % 1_000_000
+    return bucket < val_fraction * 1_000_000
+
+
+def split(poems, val_fraction):
+    train = [p for p in poems if not is_validation(p.text, val_fraction)]
+    val = [p for p in poems if is_validation(p.text, val_fraction)]
+    return train, val
 
 
 def stats_path(corpus_path):

@@ -1,28 +1,16 @@
-"""Poems to token batches: a hash-based train/validation split and padding-free batches per form."""
-import hashlib
+"""Poems to token batches: the train/validation split (corpus.split), the vocabulary and padding-free batches per form."""
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from poemnet import corpus
+from poemnet.corpus import split
 from poemnet.errors import UserError
 from poemnet.forms import FORMS
 from poemnet.vocab import Vocab
 
 IGNORE = -100  # target id that the loss skips
-
-
-def is_validation(text, val_fraction):
-    """Decided by the poem's text alone: stable across runs, machines and corpus edits."""
-    bucket = int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "big") % 1_000_000
-    return bucket < val_fraction * 1_000_000
-
-
-def split(poems, val_fraction):
-    train = [p for p in poems if not is_validation(p.text, val_fraction)]
-    val = [p for p in poems if is_validation(p.text, val_fraction)]
-    return train, val
 
 
 @dataclass

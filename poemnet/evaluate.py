@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 from poemnet import corpus, prosody
-from poemnet.data import split
 from poemnet.sampling import Sampling
 from poemnet.errors import UserError, run_cli
 from poemnet.forms import FORMS
@@ -95,7 +94,7 @@ def generated_rows(model, forms, presets, n, seed, sampling, corpus_line_set):
 def reference_rows(forms, corpus_path, val_fraction, script, limit):
     """The validation split's human poems, measured the same way (copy rate against the train split)."""
     poems = corpus.load(corpus_path)
-    train, val = split(poems, val_fraction)
+    train, val = corpus.split(poems, val_fraction)
     train_lines = set(corpus_lines(p.text for p in train))
     rows = []
     for form in forms:

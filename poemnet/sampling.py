@@ -1,6 +1,6 @@
 """Sampling one token per row from masked logits: greedy, temperature, top-k, top-p. numpy only.
 
-Top-p rarely sorts a whole row: the nucleus lies among the tokens within a factor CUT of the
+Top-p rarely sorts a whole row: the nucleus lies among the tokens within a factor (CUTS) of the
 likeliest one whenever their mass reaches top_p (every token left out is less likely than every
 token kept), so only that short candidate list is sorted; rows where it falls short, and batches
 of flat rows, are sorted whole. Within the nucleus (or the top k) a row's uniform picks by inverse CDF over
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-CUT = np.float32(1e-4)  # candidates: weight >= CUT x the row's largest weight
+CUTS = (np.float32(1e-2), np.float32(1e-4))  # candidates: weight >= cut x the row's largest weight
 
 
 @dataclass(frozen=True)
@@ -34,17 +34,21 @@ def sample(logits, sampling, uniforms):
     if sampling.top_p >= 1.0:  # the whole distribution: inverse CDF in token order
         cumulative = np.cumsum(weights, axis=-1, dtype=np.float64)
         return np.minimum((cumulative <= uniforms[:, None] * cumulative[:, -1:]).sum(-1), logits.shape[-1] - 1)
-    candidates = weights >= CUT
     ids = np.empty(len(weights), np.int64)
-    if candidates.sum() > weights.size // 8:  # flat rows (high temperature, an untrained model): one dense sort
-        _sample_dense(weights, sampling.top_p, uniforms, ids)
-        return ids
-    short = _sample_sorted(weights, candidates, sampling.top_p, uniforms, ids)
-    if short.any():  # the candidates held too little mass: take every allowed token of those rows
-        rows = np.flatnonzero(short)
+    rows = np.arange(len(weights))
+    for cut in CUTS:  # a tight candidate list first; rows whose nucleus reaches past it try the next
+        candidates = weights[rows] >= cut
+        if candidates.sum() > candidates.size // 4:  # flat rows: a dense sort is cheaper
+            break
         sub = np.empty(len(rows), np.int64)
-        _sample_dense(weights[rows], sampling.top_p, uniforms[rows], sub)
-        ids[rows] = sub
+        short = _sample_sorted(weights[rows], candidates, sampling.top_p, uniforms[rows], sub)
+        ids[rows[~short]] = sub[~short]
+        rows = rows[short]
+        if not len(rows):
+            return ids
+    sub = np.empty(len(rows), np.int64)
+    _sample_dense(weights[rows], sampling.top_p, uniforms[rows], sub)
+    ids[rows] = sub
     return ids
 
 

@@ -22,7 +22,7 @@ def reference(logits, sampling, u):
     return order[min(int((cumulative <= u * cumulative[-1]).sum()), needed - 1)]
 
 
-@pytest.mark.parametrize("spread", [2.0, 8.0])  # flat rows take the dense sort, peaked ones the candidate list
+@pytest.mark.parametrize("spread", [2.0, 4.0, 8.0])  # flat rows take the dense sort, peaked ones the candidate list
 @pytest.mark.parametrize("sampling", [Sampling(0.8, 0, 0.9), Sampling(1.0, 0, 0.5), Sampling(1.5, 0, 0.95),
                                       Sampling(0.8, 40, 0.9), Sampling(1.0, 5, 1.0)])
 def test_the_fast_sampler_picks_what_the_reference_picks(sampling, spread):

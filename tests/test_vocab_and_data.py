@@ -4,7 +4,8 @@ import torch
 
 from conftest import run_script
 from poemnet import corpus
-from poemnet.data import epoch_batches, is_validation, rank_slice, split
+from poemnet.corpus import is_validation, split
+from poemnet.data import epoch_batches, rank_slice
 from poemnet.vocab import BOS, EOS, UNK, Vocab
 
 
