@@ -115,7 +115,8 @@ def validation_perplexity(artifact):
     data = load_data(cfg.data)
     result = {}
     with torch.inference_mode():
-        for form, tokens in data.val.items():
+        for form in [f for f in FORMS if f in data.val]:
+            tokens = data.val[form]
             total = count = 0.0
             for chunk in tokens.split(256):
                 inputs, targets = inputs_and_targets(chunk)

@@ -1,0 +1,100 @@
+"""Write models/MODEL_CARD.md for a release model, and copy the model beside it.
+
+    python scripts/model_card.py --run-dir runs/release --model runs/release/poemnet-release-int8.onnx
+
+Runs the evaluation (python -m poemnet.evaluate, with the artifact for the validation perplexity)
+and ten sample generations through infer.py, so every number on the card comes from a command.
+"""
+import argparse
+import datetime
+import hashlib
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MODELS = ROOT / "models"
+SAMPLES = [["--form", "五绝", "--start", "月"], ["--form", "五绝", "--rhyme", "--tones"],
+           ["--form", "七绝", "--acrostic", "春夏秋冬"], ["--form", "七绝", "--rhyme", "--tones", "--no-repeat"],
+           ["--form", "五律", "--rhyme", "--tones", "--novel"], ["--form", "五律", "--start", "山", "--rhyme", "--tones"],
+           ["--form", "七律", "--rhyme", "--tones", "--no-repeat", "--novel"], ["--form", "七律", "--start", "秋"],
+           ["--form", "七绝", "--rhyme", "阳", "--tones"], ["--form", "五绝", "--acrostic", "花好月圆", "--rhyme", "--tones"]]
+
+
+def run(*args):
+    result = subprocess.run([sys.executable, *map(str, args)], cwd=ROOT, capture_output=True, text=True)
+    if result.returncode != 0:
+        sys.exit(f"error: {' '.join(map(str, args))} failed: {result.stderr.strip()[-300:]}")
+    return result.stdout
+
+
+def sha256(path):
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def training_minutes(run_dir):
+    """From the run folder: its config.yaml is written at the start, final/ at the end."""
+    start, end = (run_dir / "config.yaml").stat().st_mtime, (run_dir / "final" / "metrics.json").stat().st_mtime
+    return (end - start) / 60
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--run-dir", type=Path, default=ROOT / "runs" / "release")
+    parser.add_argument("--model", type=Path, required=True, help="the int8 ONNX file to ship")
+    parser.add_argument("--n", type=int, default=200, help="poems per form and preset for the evaluation")
+    parser.add_argument("--hardware", default=f"{os.cpu_count()}-core {platform.machine()} CPU, no GPU")
+    args = parser.parse_args()
+    MODELS.mkdir(exist_ok=True)
+    shipped = MODELS / "poemnet-release-int8.onnx"
+    shutil.copyfile(args.model, shipped)
+    eval_json = MODELS / "evaluation.json"
+    table = run("-m", "poemnet.evaluate", "--model", shipped, "--artifact", args.run_dir / "final", "--n", args.n,
+                "--presets", "plain", "rhyme+tones", "all", "--out", eval_json)
+    evaluation = json.loads(eval_json.read_text(encoding="utf-8"))
+    final = json.loads((args.run_dir / "final" / "metrics.json").read_text(encoding="utf-8"))
+    config = (args.run_dir / "final" / "config.yaml").read_text(encoding="utf-8")
+    corpus_stats = json.loads(Path(str(ROOT / "data" / "poems.jsonl.gz") + ".stats.json").read_text(encoding="utf-8"))
+    samples = []
+    for seed, options in enumerate(SAMPLES, 1):
+        out = json.loads(run("infer.py", "--model", shipped, "--seed", seed, "--json", *options))
+        samples.append((options, seed, out["poems"][0]))
+    lines = [
+        "# PoemNet release model", "",
+        f"`models/{shipped.name}`: {shipped.stat().st_size / 1e6:.1f} MB, dynamic int8 (LSTM, output layer and embedding).",
+        f"sha256: {sha256(shipped)}", "",
+        "## How it was made", "",
+        "```", "make release   # = the commands below",
+        "npm pack chinese-poetry@2.0.1",
+        "python -m poemnet.corpus build --source chinese-poetry-2.0.1.tgz --out data/poems.jsonl.gz",
+        "python train_dist.py --config configs/release.yaml --resume auto",
+        "python export.py --artifact runs/release/final --out runs/release/poemnet-release.onnx --quantize int8",
+        f"python scripts/model_card.py --run-dir runs/release --model runs/release/poemnet-release-int8.onnx", "```", "",
+        f"Corpus: chinese-poetry 2.0.1 (npm), {corpus_stats['poems']:,} regulated poems after the builder: "
+        + ", ".join(f"{n:,} {f}" for f, n in corpus_stats["by_form"].items()) + "; 2% held out for validation.",
+        f"Training: {args.hardware}, bf16, {training_minutes(args.run_dir):.0f} minutes, {final['step']:,} optimizer steps, "
+        f"vocabulary {final['vocab_size']:,}; the LSTM's compute dtypes: {final.get('precision')}.", "",
+        "Config (`runs/release/final/config.yaml`):", "", "```yaml", config.strip(), "```", "",
+        "## Validation perplexity per form", "", "| form | loss | perplexity |", "|---|---|---|"]
+    lines += [f"| {form} | {v['val_loss']:.3f} | {v['val_ppl']:.1f} |" for form, v in evaluation["validation"].items()]
+    lines += ["", f"## Evaluation ({args.n} poems per form and decoding, seed 0, temperature 0.8, top-p 0.9)", "",
+              "`python -m poemnet.evaluate --model models/poemnet-release-int8.onnx --artifact runs/release/final "
+              f"--n {args.n} --presets plain rhyme+tones all`; `all` = rhyme + tones + no-repeat + novel. "
+              "The human row measures held-out validation poems (copy rate against the training split).", "",
+              table.split("\nvalidation")[0].strip(), "", "## Ten poems", ""]
+    for options, seed, poem in samples:
+        extra = [f"template {poem['template']}"] if poem.get("template") else []
+        extra += [f"rhyme {poem['rhyme_group']}"] if poem.get("rhyme_group") else []
+        lines += [f"`python infer.py {' '.join(options)} --seed {seed}`" + (f" ({', '.join(extra)})" if extra else ""), "",
+                  "> " + "<br>".join(poem["lines"]), ""]
+    lines += [f"Card written {datetime.date.today().isoformat()} by scripts/model_card.py.", ""]
+    (MODELS / "MODEL_CARD.md").write_text("\n".join(lines), encoding="utf-8")
+    print(f"wrote {MODELS / 'MODEL_CARD.md'} and {shipped}")
+
+
+if __name__ == "__main__":
+    main()

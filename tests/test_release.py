@@ -1,0 +1,63 @@
+"""The shipped release model: it loads, writes every form with every option, and its card is true."""
+import hashlib
+import json
+import os
+import re
+
+import pytest
+
+from conftest import ROOT, run_script
+from poemnet.evaluate import matching_templates, rhymes
+from poemnet.forms import FORMS
+from poemnet.runtime import PoemModel
+
+SHIPPED = ROOT / "models" / "poemnet-release-int8.onnx"
+
+
+def test_the_shipped_model_knows_the_four_forms_and_carries_its_decoding_data():
+    model = PoemModel(SHIPPED)
+    assert [f.name for f in model.forms] == list(FORMS)
+    assert model.prosody is not None and model.line_filter is not None
+    assert model.props["quantization"] == "int8" and SHIPPED.stat().st_size < 10_000_000
+
+
+@pytest.mark.parametrize("form", list(FORMS))
+def test_the_shipped_model_writes_valid_poems_with_every_option(form):
+    f = FORMS[form]
+    acrostic = "春秋山风花天云江"[:f.num_lines]
+    for seed, options in enumerate([[], ["--start", "月"], ["--acrostic", acrostic], ["--rhyme", "--tones"],
+                                    ["--start", "山", "--rhyme", "--tones", "--no-repeat", "--novel"]]):
+        result = run_script("infer.py", "--model", SHIPPED, "--form", form, "--n", "4", "--seed", seed, "--json", *options)
+        assert result.returncode == 0, result.stderr
+        for poem in json.loads(result.stdout)["poems"]:
+            assert f.matches(poem["text"]), poem
+            if "--rhyme" in options and not poem["relaxed"]:
+                assert rhymes(poem["text"], f) and poem["template"] in matching_templates(poem["text"], f), poem
+            if "--start" in options:
+                assert poem["text"][0] == options[options.index("--start") + 1]
+            if "--acrostic" in options:
+                assert "".join(line[0] for line in poem["lines"]) == acrostic
+
+
+def test_the_model_card_gives_the_shipped_files_sha256():
+    card = (ROOT / "models" / "MODEL_CARD.md").read_text(encoding="utf-8")
+    stated = re.search(r"sha256: ([0-9a-f]{64})", card).group(1)
+    assert stated == hashlib.sha256(SHIPPED.read_bytes()).hexdigest()
+
+
+def test_infer_prefers_your_newest_export_and_falls_back_to_the_shipped_model(tmp_path, tiny_onnx):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("infer_script", ROOT / "infer.py")
+    infer = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(infer)
+    path, source = infer.default_model(tmp_path)
+    assert path == tmp_path / "models" / SHIPPED.name and source == "the shipped release model"
+    older, newer = tmp_path / "runs" / "a" / "poemnet.onnx", tmp_path / "runs" / "b" / "poemnet-int8.onnx"
+    for i, p in enumerate((older, newer)):
+        p.parent.mkdir(parents=True)
+        p.write_bytes(tiny_onnx[0].read_bytes())
+        os.utime(p, (1_000_000 + i, 1_000_000 + i))
+    assert infer.default_model(tmp_path) == (newer, "your newest export")
+    result = run_script(ROOT / "infer.py", "--seed", "1", "--json", cwd=tmp_path)  # runs/ beside infer.py, not the cwd
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["model_source"] in ("your newest export", "the shipped release model")
