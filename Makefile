@@ -11,7 +11,7 @@ TORCH_INDEX ?=
 CONFIG ?= configs/base.yaml
 RUN_DIR ?= runs/base
 
-.PHONY: install test demo bench inference-install-check release clean
+.PHONY: install test demo bench web serve inference-install-check release clean
 
 .venv/.installed: pyproject.toml
 	python3 -m venv .venv
@@ -34,6 +34,14 @@ demo: install
 bench: install
 	$(PY) bench/run.py
 
+# The page (web/dist): the shipped model, its metadata and onnxruntime-web from the pinned npm package.
+web: install
+	cd web && npm ci --no-audit --no-fund --silent
+	$(PY) web/build.py
+
+serve:
+	python3 -m http.server -d web/dist --bind 127.0.0.1 8000
+
 # A fresh venv with the core dependencies only (no torch) writes poems with the shipped model.
 inference-install-check:
 	rm -rf .venv-infer && python3 -m venv .venv-infer
@@ -52,4 +60,4 @@ release: install
 	$(PY) scripts/model_card.py --run-dir runs/release --model runs/release/poemnet-release-int8.onnx
 
 clean:
-	rm -rf runs .pytest_cache .venv-infer
+	rm -rf runs .pytest_cache .venv-infer web/dist
