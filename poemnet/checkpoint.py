@@ -69,9 +69,30 @@ def partial_dir(root, step):
     return Path(root) / f".partial-step-{step:07d}"
 
 
+def fresh_partial_dir(root, step):
+    """Rank 0, before any rank writes: an empty .partial-step-N (a killed run may have left files there)."""
+    folder = partial_dir(root, step)
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return folder
+
+
+def abandon_later(root, step):
+    """Rank 0, on resuming from an older checkpoint: move the newer ones to abandoned/, so that
+    pruning keeps the new lineage and --resume auto never jumps back to the old branch."""
+    moved = []
+    for folder in list_checkpoints(root):
+        if int(_STEP_DIR.match(folder.name).group(1)) > step:
+            target = Path(root) / "abandoned" / folder.name
+            shutil.rmtree(target, ignore_errors=True)
+            target.parent.mkdir(exist_ok=True)
+            os.replace(folder, target)
+            moved.append(target)
+    return moved
+
+
 def write_rank_files(folder, rank, model_state=None, optimizer_state=None, extra=None):
     """Every rank writes its RNG state; rank 0 also writes the model, optimizer and trainer state."""
-    folder.mkdir(parents=True, exist_ok=True)
     save_file(rng_state(), folder / f"rng-rank{rank}.safetensors")
     if rank == 0:
         save_file({k: v.detach().cpu().contiguous() for k, v in model_state.items()}, folder / "model.safetensors")
@@ -139,6 +160,10 @@ def resolve_resume(resume, root, warn=print):
     if problem:
         raise UserError(f"cannot resume from {resume}: {problem}; use --resume auto to pick the newest complete checkpoint")
     return Path(resume)
+
+
+def step_of(folder):
+    return json.loads((Path(folder) / "trainer.json").read_text())["step"]
 
 
 def read(folder, rank):

@@ -15,7 +15,7 @@ from accelerate import Accelerator
 from accelerate.utils import set_seed
 from tqdm import tqdm
 
-from poemnet import checkpoint, precision
+from poemnet import checkpoint, precision, ranks
 from poemnet.config import flatten, save_config
 from poemnet.data import epoch_batches, inputs_and_targets, load_data, rank_slice, steps_per_epoch
 from poemnet.sampling import Sampling
@@ -148,7 +148,7 @@ class Trainer:
                 n = chunk.size(0) * (chunk.size(1) - 2)  # targets minus the ignored form token
                 loss_sum, count = loss_sum + loss.item() * n, count + n
         mine = torch.tensor([[loss_sum, count]], device=self.acc.device, dtype=torch.float32)
-        totals = self.acc.gather_for_metrics(mine).double().sum(0)
+        totals = self.acc.reduce(mine, reduction="sum").double().sum(0)
         model.train()
         val_loss = (totals[0] / totals[1]).item()
         return {"val_loss": val_loss, "val_ppl": math.exp(min(val_loss, 50))}
@@ -172,19 +172,13 @@ class Trainer:
         if not all(torch.isfinite(p).all() for p in acc.unwrap_model(self.model).parameters()):
             raise TrainingDiverged(f"the weights are not finite at step {self.step}: no checkpoint written; "
                                    "resume from the last one with a lower train.lr")
-        folder = checkpoint.partial_dir(self.ckpt_root, self.step)
-        if acc.is_main_process:
-            folder.mkdir(parents=True, exist_ok=True)
-        acc.wait_for_everyone()
+        folder = ranks.main_only(acc, lambda: checkpoint.fresh_partial_dir(self.ckpt_root, self.step))
         extra = {"step": self.step, "world_size": acc.num_processes, "global_batch": self.global_batch,
                  "scaler": acc.scaler.state_dict() if acc.scaler is not None else None}
         model_state = acc.unwrap_model(self.model).state_dict() if rank == 0 else None
         optimizer_state = self.optimizer.state_dict() if rank == 0 else None
-        checkpoint.write_rank_files(folder, rank, model_state, optimizer_state, extra)
-        acc.wait_for_everyone()
-        if acc.is_main_process:
-            checkpoint.seal(self.ckpt_root, self.step, self.cfg.train.keep_last)
-        acc.wait_for_everyone()
+        ranks.same_outcome(acc, lambda: checkpoint.write_rank_files(folder, rank, model_state, optimizer_state, extra))
+        ranks.main_only(acc, lambda: checkpoint.seal(self.ckpt_root, self.step, self.cfg.train.keep_last))
 
     def resume(self, folder):
         model_state, optimizer_state, rng, extra = checkpoint.read(folder, self.acc.process_index)
@@ -243,16 +237,16 @@ class Trainer:
         end = self.total_steps if stop_after is None else min(self.total_steps, self.step + stop_after)
         bar = tqdm(total=self.total_steps, initial=self.step, disable=not acc.is_local_main_process,
                    dynamic_ncols=True, mininterval=1.0)
-        metrics, started = {}, time.perf_counter()
+        metrics, started, rate = {}, time.perf_counter(), 0.0
         while self.step < end:
-            loss = self.train_step().item()
-            rate = self.tokens_seen / (time.perf_counter() - started)
-            lr = lr_at(self.step - 1, self.total_steps, t)
+            loss = self.train_step()  # a tensor: reading it waits for the device, so only when logging
             bar.update(1)
-            bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{rate:,.0f}", lr=f"{lr:.2e}")
             if self.step % t.log_every == 0:
-                self.log({"step": self.step, "loss": loss, "lr": lr, "tokens_per_s": rate})
+                rate, lr = self.tokens_seen / (time.perf_counter() - started), lr_at(self.step - 1, self.total_steps, t)
+                self.log({"step": self.step, "loss": loss.item(), "lr": lr, "tokens_per_s": rate})
+                bar.set_postfix(loss=f"{loss.item():.3f}", tok_s=f"{rate:,.0f}", lr=f"{lr:.2e}")
             if self.step % t.eval_every == 0 or self.step == self.total_steps:
+                rate = self.tokens_seen / (time.perf_counter() - started)
                 metrics = {**self.validate_and_sample(), "tokens_per_s": rate, "step": self.step}
             if self.step % t.ckpt_every == 0 or self.step == end:
                 self.save_checkpoint()
@@ -262,21 +256,34 @@ class Trainer:
         return metrics
 
 
+def start_folder(cfg, root, resume, warn):
+    """Rank 0: the checkpoint to resume from (or None), refusing to overwrite an earlier run; then
+    the run folder and its config.yaml. An explicit older checkpoint abandons the newer ones."""
+    folder = checkpoint.resolve_resume(resume, root, warn=warn)
+    if folder is None and not resume and checkpoint.list_checkpoints(root):
+        raise UserError(f"{root} holds checkpoints of an earlier run: pass --resume auto to continue it, "
+                        "or set output.dir to a new folder")
+    if folder is not None and resume != "auto":
+        for moved in checkpoint.abandon_later(root, checkpoint.step_of(folder)):
+            warn(f"note: {moved.name} is newer than {folder.name}: moved to {moved.parent} so the new run replaces it")
+    Path(cfg.output.dir).mkdir(parents=True, exist_ok=True)  # only now: a refused run must not overwrite files
+    save_config(cfg, Path(cfg.output.dir) / "config.yaml")
+    return folder
+
+
 def train(cfg, resume=None, stop_after=None):
-    """Train from a validated config; returns the final artifact folder (None if stopped early)."""
+    """Train from a validated config; returns the final artifact folder (None if stopped early).
+
+    Every decision that could differ between ranks is taken on rank 0 or agreed by all (ranks.py),
+    so every rank stops with the same one-line error rather than waiting in the next collective.
+    """
     accelerator = make_accelerator(cfg)
     trainer = Trainer(cfg, accelerator)
-    folder = checkpoint.resolve_resume(resume, trainer.ckpt_root, warn=accelerator.print)
-    if folder is None and not resume and checkpoint.list_checkpoints(trainer.ckpt_root):
-        raise UserError(f"{trainer.ckpt_root} holds checkpoints of an earlier run: pass --resume auto to continue it, "
-                        "or set output.dir to a new folder")
-    if accelerator.is_main_process:  # only now: a refused run must not overwrite the earlier run's files
-        Path(cfg.output.dir).mkdir(parents=True, exist_ok=True)
-        save_config(cfg, Path(cfg.output.dir) / "config.yaml")
+    folder = ranks.main_only(accelerator, lambda: start_folder(cfg, trainer.ckpt_root, resume, accelerator.print))
     if cfg.output.tensorboard:
         accelerator.init_trackers("tensorboard", config=flatten(cfg))
     if folder is not None:
-        trainer.resume(folder)
+        ranks.same_outcome(accelerator, lambda: trainer.resume(folder))
         accelerator.print(f"resumed from {folder} at step {trainer.step}")
     elif resume:
         accelerator.print(f"no complete checkpoint in {trainer.ckpt_root}: starting from step 0")
@@ -288,9 +295,8 @@ def train(cfg, resume=None, stop_after=None):
                           "`python train_dist.py` or OMP_NUM_THREADS=N uses more")
     metrics = trainer.fit(stop_after)
     final = None
-    if trainer.step >= trainer.total_steps and accelerator.is_main_process:
-        final = trainer.write_final(metrics)
+    if trainer.step >= trainer.total_steps:
+        final = ranks.main_only(accelerator, lambda: trainer.write_final(metrics))
         accelerator.print(f"wrote {final}")
-    accelerator.wait_for_everyone()
     accelerator.end_training()
     return final

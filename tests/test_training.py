@@ -1,3 +1,4 @@
+import json
 import math
 import os
 import signal
@@ -172,3 +173,126 @@ def test_accelerate_launch_with_the_multi_cpu_config_runs_two_ranks(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "2 process(es), DistributedType.MULTI_CPU" in result.stdout + result.stderr
     assert (tmp_path / "final" / "model.safetensors").exists()
+
+
+def two_ranks(*args, timeout=300):
+    return run_script("-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", *args,
+                      env={"ACCELERATE_USE_CPU": "true"}, timeout=timeout)
+
+
+def test_a_checkpoint_one_rank_cannot_read_stops_both_ranks_with_one_message(tmp_path):
+    common = ["--config", TINY, "--set", "train.max_steps=4", "--set", "train.num_samples=0", "--set", f"output.dir={tmp_path}"]
+    assert two_ranks("train_dist.py", *common, "--stop-after", "2").returncode == 0
+    started = time.time()
+    result = two_ranks("tests/rank_disagreement.py", *common, "--resume", "auto", timeout=120)
+    assert result.returncode != 0 and time.time() - started < 60
+    assert result.stderr.count("error: ") >= 2 and result.stderr.count("is not visible on this machine") == 2, result.stderr
+
+
+def test_two_rank_resume_with_dropout_is_exact(tmp_path):
+    common = ["--config", TINY, "--set", "train.max_steps=6", "--set", "train.num_samples=0", "--set", "model.dropout=0.3",
+              "--set", "train.batch_size=8", "--set", "train.eval_every=6"]
+    assert two_ranks("train_dist.py", *common, "--set", f"output.dir={tmp_path / 'straight'}").returncode == 0
+    halves = [*common, "--set", f"output.dir={tmp_path / 'halves'}"]
+    assert two_ranks("train_dist.py", *halves, "--stop-after", "3").returncode == 0
+    resumed = two_ranks("train_dist.py", *halves, "--resume", "auto")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert_same_weights(weights(tmp_path / "straight" / "final"), weights(tmp_path / "halves" / "final"), atol=0)
+
+
+def test_a_kill_inside_a_checkpoint_write_leaves_the_previous_one_and_no_leftovers(tmp_path):
+    script = ("import os, signal, sys; sys.path.insert(0, '.'); from poemnet import checkpoint\n"
+              "real = checkpoint.save_file\n"
+              "def dying(tensors, path):\n"
+              "    if 'step-0000006' in str(path) and str(path).endswith('model.safetensors'):\n"
+              "        open(path, 'wb').write(b'half a file'); os.kill(os.getpid(), signal.SIGKILL)\n"
+              "    return real(tensors, path)\n"
+              "checkpoint.save_file = dying\n"
+              "from train_dist import main; main(sys.argv[1:])\n")
+    args = ["--config", TINY, "--set", "train.max_steps=8", "--set", "train.ckpt_every=3", "--set", "train.num_samples=0",
+            "--set", "train.eval_every=8", "--set", f"output.dir={tmp_path}"]
+    killed = run_script("-c", script, *args)
+    assert killed.returncode == -signal.SIGKILL
+    assert (tmp_path / "checkpoints" / ".partial-step-0000006" / "model.safetensors").exists()
+    assert checkpoint.latest_valid(tmp_path / "checkpoints").name == "step-0000003"
+    resumed = run_script("train_dist.py", *args, "--set", "train.max_steps=8", "--resume", "auto")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "resumed from" in resumed.stdout + resumed.stderr and (tmp_path / "final" / "model.safetensors").exists()
+    assert not list((tmp_path / "checkpoints").glob(".partial-*"))
+
+
+def test_a_reused_partial_folder_is_emptied_before_writing(tmp_path):
+    stale = checkpoint.partial_dir(tmp_path / "checkpoints", 2)
+    stale.mkdir(parents=True)
+    (stale / "leftover.bin").write_bytes(b"from a killed run")
+    train(tiny(tmp_path, "train.max_steps=2", "train.ckpt_every=2"))
+    manifest = json.loads((tmp_path / "checkpoints" / "step-0000002" / "checkpoint.json").read_text())
+    assert "leftover.bin" not in manifest["files"]
+
+
+def test_resuming_an_older_checkpoint_abandons_the_newer_branch(tmp_path, capsys):
+    cfg = tiny(tmp_path, "train.max_steps=8", "train.ckpt_every=2", "train.keep_last=3")
+    train(cfg, stop_after=6)
+    root = tmp_path / "checkpoints"
+    assert [p.name for p in checkpoint.list_checkpoints(root)] == ["step-0000002", "step-0000004", "step-0000006"]
+    train(cfg, resume=str(root / "step-0000002"), stop_after=2)
+    assert [p.name for p in checkpoint.list_checkpoints(root)] == ["step-0000002", "step-0000004"]
+    assert (root / "abandoned" / "step-0000006").is_dir() and "moved to" in capsys.readouterr().out
+    assert checkpoint.latest_valid(root).name == "step-0000004"
+
+
+def test_nan_gradients_with_a_finite_loss_never_reach_the_weights(tmp_path, monkeypatch):
+    cfg = tiny(tmp_path, "train.max_steps=10", "train.ckpt_every=2")
+    real_backward = Trainer.optimizer_step
+
+    def poisoned(self):
+        if self.step == 5:
+            next(self.model.parameters()).grad[0, 0] = float("nan")
+        return real_backward(self)
+    monkeypatch.setattr(Trainer, "optimizer_step", poisoned)
+    with pytest.raises(TrainingDiverged, match="gradient norm became nan at step 5"):
+        train(cfg)
+    assert all(torch.isfinite(t).all() for t in weights(checkpoint.latest_valid(tmp_path / "checkpoints")).values())
+
+
+def test_the_learning_rate_schedule_warms_up_then_follows_the_cosine():
+    from poemnet.trainer import lr_at
+    t = load_config(TINY, ["train.lr=1.0", "train.min_lr=0.1", "train.warmup_steps=4"]).train
+    assert [lr_at(s, 104, t) for s in range(4)] == [0.25, 0.5, 0.75, 1.0]
+    assert lr_at(4, 104, t) == 1.0 and lr_at(54, 104, t) == pytest.approx(0.55) and lr_at(104, 104, t) == pytest.approx(0.1)
+
+
+def test_a_short_bf16_run_on_cpu_trains_with_bf16_compute(tmp_path):
+    final = train(tiny(tmp_path, "train.max_steps=4", "train.mixed_precision=bf16"))
+    metrics = json.loads((final / "metrics.json").read_text())
+    assert metrics["precision"]["lstm_dtype"] == "bfloat16" and metrics["precision"]["head_dtype"] == "bfloat16"
+    assert math.isfinite(metrics["val_loss"]) and all(torch.isfinite(t).all() for t in weights(final).values())
+
+
+def test_the_lstm_runs_in_fp32_when_autocast_would_give_it_another_dtype():
+    from poemnet import precision
+    from poemnet.model import PoemLSTM
+    assert not precision.lstm_needs_fp32("bf16", "bfloat16") and precision.lstm_needs_fp32("bf16", "float16")
+    assert not precision.lstm_needs_fp32("no", "float32") and not precision.lstm_needs_fp32("fp16", "float16")
+    model, tokens = PoemLSTM(50, 8, 16), torch.randint(0, 50, (2, 7))
+    # an autocast that hands the LSTM fp16 while the run asked for bf16: what cuDNN's wrapper does
+    record = precision.decide(model, lambda: torch.autocast("cpu", dtype=torch.float16), tokens, "bf16")
+    assert record["autocast_lstm_dtype"] == "float16" and record["lstm_outside_autocast"]
+    assert record["lstm_dtype"] == "float32" and record["head_dtype"] == "float16"
+    honest = precision.decide(PoemLSTM(50, 8, 16), lambda: torch.autocast("cpu", dtype=torch.bfloat16), tokens, "bf16")
+    assert not honest["lstm_outside_autocast"] and honest["lstm_dtype"] == "bfloat16"
+
+
+def test_the_tiny_model_beats_a_unigram_model_clearly(tiny_run):
+    from collections import Counter
+    from poemnet.data import IGNORE, inputs_and_targets, load_data
+    metrics = json.loads((tiny_run[1] / "metrics.json").read_text())
+    data = load_data(load_config(tiny_run[1] / "config.yaml").data)
+    counts = Counter()
+    for tokens in data.train.values():
+        counts.update(inputs_and_targets(tokens)[1][:, 1:].flatten().tolist())
+    total = sum(counts.values())
+    val_targets = torch.cat([inputs_and_targets(t)[1].flatten() for t in data.val.values()])
+    val_targets = val_targets[val_targets != IGNORE].tolist()
+    unigram = -sum(math.log(max(counts[t], 1) / total) for t in val_targets) / len(val_targets)
+    assert metrics["val_loss"] < unigram - 0.25, (metrics["val_loss"], unigram)

@@ -1,0 +1,181 @@
+"""`make bench`: generation, cold start and training speed, each beside its floor measured in the same run.
+
+    python bench/run.py [--model-dir runs/release] [--train-steps 40] [--skip-training]
+
+Generation: onnxruntime fp32 and int8 and the torch reference decoder, one poem (B=1) and a batch
+of 64, plain and with every rule on; the floor is the onnxruntime step alone x the steps a 五绝
+takes, so overhead = generation time / floor. Cold start: `python infer.py --start 月` as a whole
+process against `python -c "import onnxruntime, numpy"`. Training: train_dist.py against a bare
+PyTorch loop (bench/bare_loop.py: same model, batch, AdamW and clipping), fp32 and bf16, and one
+against two CPU processes at the same global batch. Prints a markdown table, writes JSON under
+bench/results/.
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+from poemnet.forms import FORMS  # noqa: E402
+from poemnet.generate import Constraints, generate_detailed, poem_rules  # noqa: E402
+from poemnet.runtime import PoemModel  # noqa: E402
+from poemnet.sampling import Sampling  # noqa: E402
+
+FORM = FORMS["五绝"]
+STEPS = FORM.length + 1  # <bos>, the form token, then every position but the last
+ALL_RULES = Constraints(rhyme=True, tones=True, no_repeat=True, novel=True)
+
+
+def median_ms(fn, repeats):
+    fn(-1)  # warm-up
+    times = []
+    for i in range(repeats):
+        start = time.perf_counter()
+        fn(i)
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+def generation_rows(model_dir, repeats):
+    rows = []
+    fp32, int8 = sorted(model_dir.glob("*.onnx"), key=lambda p: "int8" in p.name)[:2]
+    for label, path in (("onnxruntime fp32", fp32), ("onnxruntime int8", int8)):
+        model = PoemModel(path)
+        for batch in (1, 64):
+            h, c = model.zero_state(batch)
+            tokens = np.full(batch, model.vocab.form_id(FORM.name), np.int64)
+            step = median_ms(lambda i: model.step(tokens, h, c), repeats * 5)
+            for rules, constraints in (("plain", Constraints()), ("every rule", ALL_RULES)):
+                decoder = poem_rules(model.vocab, FORM, constraints=constraints, prosody=model.prosody, line_filter=model.line_filter)
+                ms = median_ms(lambda i: generate_detailed(model.step, model.zero_state, model.vocab, FORM, batch, decoder,
+                                                           Sampling(0.8, 0, 0.9), i), repeats if batch == 1 else max(3, repeats // 4))
+                rows.append({"decoder": label, "batch": batch, "rules": rules, "ms": ms, "step_ms": step,
+                             "floor_ms": step * STEPS, "overhead": ms / (step * STEPS), "poems_per_s": batch * 1000 / ms})
+    rows += torch_rows(model_dir, repeats, model)
+    return rows
+
+
+def torch_rows(model_dir, repeats, onnx_model):
+    from poemnet.model import numpy_step_fn
+    from poemnet.onnx_export import load_artifact
+    model, vocab, *_ = load_artifact(model_dir / "final")
+    step_fn, zero_state = numpy_step_fn(model)
+    rows = []
+    for batch in (1, 64):
+        decoder = poem_rules(vocab, FORM, constraints=Constraints())
+        ms = median_ms(lambda i: generate_detailed(step_fn, zero_state, vocab, FORM, batch, decoder, Sampling(0.8, 0, 0.9), i),
+                       max(3, repeats // 4))
+        rows.append({"decoder": "torch eager", "batch": batch, "rules": "plain", "ms": ms, "poems_per_s": batch * 1000 / ms})
+    return rows
+
+
+def wall_s(cmd, repeats=3):
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def cold_start(model):
+    floor = wall_s([sys.executable, "-c", "import onnxruntime, numpy"])
+    full = wall_s([sys.executable, "infer.py", "--model", str(model), "--start", "月", "--seed", "1"])
+    return {"infer_s": full, "import_floor_s": floor, "difference_s": full - floor}
+
+
+def train_rate(cmd, out):
+    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    if result.returncode != 0:
+        raise SystemExit(f"error: {' '.join(cmd)} failed: {result.stderr.strip()[-300:]}")
+    if out is None:
+        return json.loads(result.stdout.strip().splitlines()[-1])["tokens_per_s"]
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    return [r for r in records if "tokens_per_s" in r][-1]["tokens_per_s"]
+
+
+def training_rows(steps, config):
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for precision in ("no", "bf16"):
+            sets = ["--set", f"train.mixed_precision={precision}", "--set", f"train.max_steps={steps}", "--set",
+                    f"train.log_every={steps}", "--set", "train.eval_every=100000", "--set", "train.num_samples=0",
+                    "--set", "output.tensorboard=false"]
+            out = Path(tmp) / precision
+            ours = train_rate([sys.executable, "train_dist.py", "--config", config, *sets, "--set", f"output.dir={out}"], out)
+            bare = train_rate([sys.executable, "bench/bare_loop.py", "--config", config, "--steps", str(steps),
+                               "--precision", precision], None)
+            rows.append({"what": f"train_dist.py / bare loop, {precision}", "ours": ours, "bare": bare, "ratio": ours / bare})
+        two = Path(tmp) / "two"
+        sets = ["--set", f"train.max_steps={steps}", "--set", f"train.log_every={steps}", "--set", "train.eval_every=100000",
+                "--set", "train.num_samples=0", "--set", "output.tensorboard=false", "--set", "train.mixed_precision=no"]
+        one_rate = rows[0]["ours"]
+        os.environ["ACCELERATE_USE_CPU"] = "true"  # two gloo ranks on a machine without GPUs
+        two_rate = train_rate([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                               "train_dist.py", "--config", config, *sets, "--set", "train.batch_size=32",
+                               "--set", f"output.dir={two}"], two)
+        rows.append({"what": "2 CPU processes / 1 process, same global batch, fp32", "ours": two_rate, "bare": one_rate,
+                     "ratio": two_rate / one_rate})
+    return rows
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model-dir", type=Path, default=ROOT / "runs" / "release",
+                        help="an export.py folder: NAME.onnx, NAME-int8.onnx and final/")
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--train-steps", type=int, default=40)
+    parser.add_argument("--train-config", default="configs/base.yaml")
+    parser.add_argument("--skip-training", action="store_true")
+    args = parser.parse_args()
+    if len(list(args.model_dir.glob("*.onnx"))) < 2 or not (args.model_dir / "final").is_dir():
+        raise SystemExit(f"error: {args.model_dir} needs an fp32 and an int8 .onnx and final/: run make release or make demo "
+                         "(then --model-dir runs/base)")
+    import onnxruntime
+    import torch
+    result = {"command": " ".join([Path(sys.executable).name, *sys.argv]), "date": datetime.datetime.now().isoformat(timespec="seconds"),
+              "machine": f"{os.cpu_count()} CPU cores, {platform.machine()}, {platform.platform()}",
+              "versions": {"python": platform.python_version(), "numpy": np.__version__, "onnxruntime": onnxruntime.__version__,
+                           "torch": torch.__version__},
+              "threads": {"onnxruntime intra-op": min(4, os.cpu_count() or 1), "torch": torch.get_num_threads()}}
+    result["generation"] = generation_rows(args.model_dir, args.repeats)
+    result["cold_start"] = cold_start(sorted(args.model_dir.glob("*int8.onnx"))[0])
+    if not args.skip_training:
+        result["training"] = training_rows(args.train_steps, args.train_config)
+    out = ROOT / "bench" / "results" / f"{datetime.date.today().isoformat()}-{platform.node() or 'machine'}.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(result, indent=1, ensure_ascii=False))
+    print_tables(result)
+    print(f"\nwrote {out}")
+
+
+def print_tables(result):
+    print(f"`{result['command']}` on {result['machine']}; " + ", ".join(f"{k} {v}" for k, v in result["versions"].items()))
+    print("\n| decoder | batch | rules | ms per batch | poems/s | step floor ms | overhead (time / floor) |")
+    print("|---|---|---|---|---|---|---|")
+    for r in result["generation"]:
+        floor = f"{r['floor_ms']:.1f}" if "floor_ms" in r else "—"
+        overhead = f"{r['overhead']:.2f}x" if "overhead" in r else "—"
+        print(f"| {r['decoder']} | {r['batch']} | {r['rules']} | {r['ms']:.1f} | {r['poems_per_s']:.0f} | {floor} | {overhead} |")
+    c = result["cold_start"]
+    print(f"\ncold start: `python infer.py --start 月` {c['infer_s']:.2f} s; `import onnxruntime, numpy` {c['import_floor_s']:.2f} s; "
+          f"difference {c['difference_s']:.2f} s")
+    if "training" in result:
+        print("\n| training | tokens/s | baseline tokens/s | ratio |\n|---|---|---|---|")
+        for r in result["training"]:
+            print(f"| {r['what']} | {r['ours']:,.0f} | {r['bare']:,.0f} | {r['ratio']:.3f} |")
+
+
+if __name__ == "__main__":
+    main()
