@@ -66,6 +66,17 @@ def generation_rows(model_dir, repeats):
     return rows
 
 
+def int8_agreement(model_dir, max_poems=200):
+    """Share of validation positions where int8 and fp32 pick the same likeliest token (teacher forcing)."""
+    from poemnet.config import load_config
+    from poemnet.data import load_data
+    from poemnet.runtime import top1_agreement
+    fp32, int8 = (PoemModel(p) for p in sorted(model_dir.glob("*.onnx"), key=lambda p: "int8" in p.name)[:2])
+    val = load_data(load_config(model_dir / "final" / "config.yaml").data).val
+    counts = [top1_agreement(fp32, int8, tokens[:max_poems].numpy()) for tokens in val.values()]
+    return sum(a for a, _ in counts) / sum(t for _, t in counts)
+
+
 def torch_rows(model_dir, repeats, onnx_model):
     from poemnet.model import numpy_step_fn
     from poemnet.onnx_export import load_artifact
@@ -150,6 +161,7 @@ def main():
                            "torch": torch.__version__},
               "threads": {"onnxruntime intra-op": min(4, os.cpu_count() or 1), "torch": torch.get_num_threads()}}
     result["generation"] = generation_rows(args.model_dir, args.repeats)
+    result["int8_top1_agreement"] = int8_agreement(args.model_dir)
     result["cold_start"] = cold_start(sorted(args.model_dir.glob("*int8.onnx"))[0])
     if not args.skip_training:
         result["training"] = training_rows(args.train_steps, args.train_config)
@@ -168,6 +180,7 @@ def print_tables(result):
         floor = f"{r['floor_ms']:.1f}" if "floor_ms" in r else "—"
         overhead = f"{r['overhead']:.2f}x" if "overhead" in r else "—"
         print(f"| {r['decoder']} | {r['batch']} | {r['rules']} | {r['ms']:.1f} | {r['poems_per_s']:.0f} | {floor} | {overhead} |")
+    print(f"\nint8 vs fp32, same likeliest token on validation text: {result['int8_top1_agreement']:.4f}")
     c = result["cold_start"]
     print(f"\ncold start: `python infer.py --start 月` {c['infer_s']:.2f} s; `import onnxruntime, numpy` {c['import_floor_s']:.2f} s; "
           f"difference {c['difference_s']:.2f} s")

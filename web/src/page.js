@@ -103,10 +103,14 @@ async function main() {
   controls.addEventListener('submit', (event) => { event.preventDefault(); run(formValues()); });
   const params = Object.fromEntries(new URLSearchParams(location.search));
   for (const [key, value] of Object.entries(params)) {
-    const field = controls.elements[key === 'rhyme' ? 'group' : key];
+    if (key === 'rhyme') {  // rhyme=1: any group; rhyme=东: that group
+      controls.elements.rhyme.checked = value !== '0';
+      if (value !== '1' && value !== '0') controls.elements.group.value = value;
+      continue;
+    }
+    const field = controls.elements[key];
     if (field?.type === 'checkbox') field.checked = value === '1';
     else if (field) field.value = value;
-    if (key === 'rhyme') controls.elements.rhyme.checked = value !== '0';
   }
   document.body.dataset.state = 'ready';
   if (params.auto === '1') await run(params);
