@@ -299,4 +299,7 @@ def train(cfg, resume=None, stop_after=None):
         final = ranks.main_only(accelerator, lambda: trainer.write_final(metrics))
         accelerator.print(f"wrote {final}")
     accelerator.end_training()
+    if torch.distributed.is_initialized():  # all ranks leave together: a rank tearing down gloo
+        accelerator.wait_for_everyone()     # while its peer still talks to it can abort the peer
+        torch.distributed.destroy_process_group()
     return final
