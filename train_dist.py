@@ -8,6 +8,8 @@
     python train_dist.py --config configs/base.yaml --resume auto         # continue after a stop or crash
 """
 import argparse
+import os
+import sys
 
 from poemnet.config import load_config
 from poemnet.errors import run_cli
@@ -23,6 +25,13 @@ def main(argv=None):
     cfg = load_config(args.config, args.set)
     from poemnet.trainer import train  # after the config is checked: torch and accelerate load slowly
     train(cfg, resume=args.resume, stop_after=args.stop_after)
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        # Every file is written and every rank has passed the last barrier. Skip the interpreter's
+        # teardown: there gloo's threads now and then abort a rank ("terminate called without an
+        # active exception"), which would turn a finished run into a failed one.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 if __name__ == "__main__":

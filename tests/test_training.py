@@ -192,7 +192,8 @@ def test_a_checkpoint_one_rank_cannot_read_stops_both_ranks_with_one_message(tmp
 def test_two_rank_resume_with_dropout_is_exact(tmp_path):
     common = ["--config", TINY, "--set", "train.max_steps=6", "--set", "train.num_samples=0", "--set", "model.dropout=0.3",
               "--set", "train.batch_size=8", "--set", "train.eval_every=6"]
-    assert two_ranks("train_dist.py", *common, "--set", f"output.dir={tmp_path / 'straight'}").returncode == 0
+    straight = two_ranks("train_dist.py", *common, "--set", f"output.dir={tmp_path / 'straight'}")
+    assert straight.returncode == 0, straight.stderr[-3000:]
     halves = [*common, "--set", f"output.dir={tmp_path / 'halves'}"]
     assert two_ranks("train_dist.py", *halves, "--stop-after", "3").returncode == 0
     resumed = two_ranks("train_dist.py", *halves, "--resume", "auto")
