@@ -20,7 +20,7 @@ from poemnet.runtime import PoemModel
 from poemnet.script import to_model_char
 
 ROOT = Path(__file__).resolve().parent
-RELEASE_MODEL = ROOT / "models" / "poemnet-release-int8.onnx"
+RELEASE_MODEL = "models/poemnet-release-int8.onnx"  # beside infer.py
 MAX_POEMS = 1024
 MAX_THREADS = 256  # far more than a step can use; more makes onnxruntime spin up threads for minutes
 
@@ -95,7 +95,7 @@ def default_model(root=ROOT):
     exported = sorted((root / "runs").glob("*/poemnet*.onnx"), key=lambda p: p.stat().st_mtime)
     if exported:
         return exported[-1], "your newest export"
-    return root / "models" / RELEASE_MODEL.name, "the shipped release model"
+    return root / RELEASE_MODEL, "the shipped release model"
 
 
 def constraints(args, model, form, forced):
@@ -103,9 +103,7 @@ def constraints(args, model, form, forced):
     if args.template is not None and not args.tones:
         raise UserError("--template chooses a 平仄 template: pass --tones with it")
     group = None
-    if args.rhyme:
-        if model.prosody is None:
-            raise UserError(f"{model.path} carries no prosody data: re-export it with this version's export.py to use --rhyme")
+    if args.rhyme and model.prosody is not None:  # without prosody data poem_rules refuses --rhyme
         group = group_id(args.rhyme, model.prosody.group_names)
         if group is None:
             raise UserError(f"--rhyme {args.rhyme} is not a 平水韵 平 group: use one such as 东, 一东 or 下平声七阳")

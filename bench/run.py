@@ -47,9 +47,14 @@ def median_ms(fn, repeats):
     return statistics.median(times)
 
 
+def model_files(model_dir):
+    """(fp32 .onnx, int8 .onnx) of an export.py folder."""
+    return sorted(model_dir.glob("*.onnx"), key=lambda p: "int8" in p.name)[:2]
+
+
 def generation_rows(model_dir, repeats):
     rows = []
-    fp32, int8 = sorted(model_dir.glob("*.onnx"), key=lambda p: "int8" in p.name)[:2]
+    fp32, int8 = model_files(model_dir)
     for label, path in (("onnxruntime fp32", fp32), ("onnxruntime int8", int8)):
         model = PoemModel(path)
         for batch in (1, 64):
@@ -62,7 +67,7 @@ def generation_rows(model_dir, repeats):
                                                            Sampling(0.8, 0, 0.9), i), repeats if batch == 1 else max(3, repeats // 4))
                 rows.append({"decoder": label, "batch": batch, "rules": rules, "ms": ms, "step_ms": step,
                              "floor_ms": step * STEPS, "overhead": ms / (step * STEPS), "poems_per_s": batch * 1000 / ms})
-    rows += torch_rows(model_dir, repeats, model)
+    rows += torch_rows(model_dir, repeats)
     return rows
 
 
@@ -71,13 +76,13 @@ def int8_agreement(model_dir, max_poems=200):
     from poemnet.config import load_config
     from poemnet.data import load_data
     from poemnet.runtime import top1_agreement
-    fp32, int8 = (PoemModel(p) for p in sorted(model_dir.glob("*.onnx"), key=lambda p: "int8" in p.name)[:2])
+    fp32, int8 = (PoemModel(p) for p in model_files(model_dir))
     val = load_data(load_config(model_dir / "final" / "config.yaml").data).val
     counts = [top1_agreement(fp32, int8, tokens[:max_poems].numpy()) for tokens in val.values()]
     return sum(a for a, _ in counts) / sum(t for _, t in counts)
 
 
-def torch_rows(model_dir, repeats, onnx_model):
+def torch_rows(model_dir, repeats):
     from poemnet.model import numpy_step_fn
     from poemnet.onnx_export import load_artifact
     model, vocab, *_ = load_artifact(model_dir / "final")

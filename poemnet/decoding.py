@@ -13,7 +13,7 @@ import numpy as np
 
 from poemnet.errors import UserError
 from poemnet.forms import COMMA, PERIOD, is_hanzi
-from poemnet.novelty import BASES, PRIME, extend_hashes
+from poemnet.novelty import candidate_hashes
 
 
 @dataclass(frozen=True)
@@ -192,11 +192,8 @@ def novel_rule(form, classes, line_filter):
         line, col = divmod(position, form.line_len + 1)
         if col != form.line_len - 1 or line >= form.num_lines:
             return None
-        prefix = classes.code_points[history[:, position - col:position]]
-        h1 = h2 = np.zeros(len(history), np.int64)
-        for j in range(col):
-            h1, h2 = (h1 * BASES[0] + prefix[:, j]) % PRIME, (h2 * BASES[1] + prefix[:, j]) % PRIME
-        return ~line_filter.contains(*extend_hashes(h1, h2, classes.code_points)) | ~classes.hanzi[None, :]
+        prefixes = classes.code_points[history[:, position - col:position]]
+        return ~line_filter.contains(*candidate_hashes(prefixes, classes.code_points)) | ~classes.hanzi[None, :]
     return rule
 
 

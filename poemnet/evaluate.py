@@ -91,9 +91,8 @@ def generated_rows(model, forms, presets, n, seed, sampling, corpus_line_set):
     return rows
 
 
-def reference_rows(forms, corpus_path, val_fraction, script, limit):
+def reference_rows(forms, poems, val_fraction, script, limit):
     """The validation split's human poems, measured the same way (copy rate against the train split)."""
-    poems = corpus.load(corpus_path)
     train, val = corpus.split(poems, val_fraction)
     train_lines = set(corpus_lines(p.text for p in train))
     rows = []
@@ -168,7 +167,7 @@ def main(argv=None):
     rows = generated_rows(model, forms, args.presets, args.n, args.seed, Sampling(temperature=0.8, top_p=0.9),
                           set(corpus_lines(p.text for p in all_poems)))
     if args.reference:
-        rows += reference_rows(forms, corpus_path, training.get("val_fraction", 0.05), model.script, args.reference)
+        rows += reference_rows(forms, all_poems, training.get("val_fraction", 0.05), model.script, args.reference)
     result = {"model": str(args.model), "n": args.n, "seed": args.seed, "sampling": "temperature 0.8, top-p 0.9",
               "rows": rows}
     if args.artifact:

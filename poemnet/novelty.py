@@ -25,11 +25,13 @@ def line_hashes(line):
     return h1, h2
 
 
-def extend_hashes(h1, h2, code_points):
-    """Hashes of every prefix (h1, h2 arrays [B]) extended by every code point ([V]): [B, V] each."""
-    h1 = (np.asarray(h1, np.int64)[:, None] * BASES[0] + code_points[None, :]) % PRIME
-    h2 = (np.asarray(h2, np.int64)[:, None] * BASES[1] + code_points[None, :]) % PRIME
-    return h1, h2
+def candidate_hashes(prefixes, code_points):
+    """Hashes of each row's prefix (code points [B, L]) completed by every candidate (code points
+    [V]): (h1, h2), [B, V] each; the same values line_hashes gives the completed strings."""
+    h1 = h2 = np.zeros(len(prefixes), np.int64)
+    for column in np.asarray(prefixes, np.int64).T:
+        h1, h2 = (h1 * BASES[0] + column) % PRIME, (h2 * BASES[1] + column) % PRIME
+    return (h1[:, None] * BASES[0] + code_points[None, :]) % PRIME, (h2[:, None] * BASES[1] + code_points[None, :]) % PRIME
 
 
 class LineFilter:

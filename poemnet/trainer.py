@@ -223,8 +223,8 @@ class Trainer:
         save_config(self.cfg, partial / "config.yaml")
         self.data.vocab.save(partial / "vocab.json")
         with open(partial / "metrics.json", "w", encoding="utf-8") as f:
-            json.dump({**metrics, "precision": self.precision, "skipped_steps": self.skipped_steps, "forms": self.data.forms, "script": self.data.script, "vocab_size": len(self.data.vocab)},
-                      f, indent=1, ensure_ascii=False)
+            json.dump({**metrics, "precision": self.precision, "skipped_steps": self.skipped_steps, "forms": self.data.forms,
+                       "script": self.data.script, "vocab_size": len(self.data.vocab)}, f, indent=1, ensure_ascii=False)
         if final.exists():
             import shutil
             shutil.rmtree(final)
@@ -243,8 +243,9 @@ class Trainer:
             bar.update(1)
             if self.step % t.log_every == 0:
                 rate, lr = self.tokens_seen / (time.perf_counter() - started), lr_at(self.step - 1, self.total_steps, t)
-                self.log({"step": self.step, "loss": loss.item(), "lr": lr, "tokens_per_s": rate})
-                bar.set_postfix(loss=f"{loss.item():.3f}", tok_s=f"{rate:,.0f}", lr=f"{lr:.2e}")
+                loss = loss.item()
+                self.log({"step": self.step, "loss": loss, "lr": lr, "tokens_per_s": rate})
+                bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{rate:,.0f}", lr=f"{lr:.2e}")
             if self.step % t.eval_every == 0 or self.step == self.total_steps:
                 rate = self.tokens_seen / (time.perf_counter() - started)
                 metrics = {**self.validate_and_sample(), "tokens_per_s": rate, "step": self.step}
