@@ -8,7 +8,7 @@
 """
 import json
 import math
-import secrets
+import os
 import time
 from pathlib import Path
 
@@ -118,10 +118,10 @@ def main(argv=None):
     model = PoemModel(path, args.threads or None)
     form = choose_form(model, args.form)
     forced = first_chars(model, form, args.start, args.acrostic)
-    seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
+    seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(4), "big") >> 1  # secrets costs its import at start-up
     started = time.perf_counter()
     decoder = poem_rules(model.vocab, form, constraints=constraints(args, model, form, forced),
-                         prosody=model.prosody, line_filter=model.line_filter)
+                         prosody=model.prosody, line_filter=model.line_filter if args.novel else None)
     poems = generate_detailed(model.step, model.zero_state, model.vocab, form, args.n, decoder, sampling, seed)
     elapsed_ms = (time.perf_counter() - started) * 1000
     bad = [p["text"] for p in poems if not form.matches(p["text"])]

@@ -122,8 +122,10 @@ class TemplateRule:
     def __call__(self, position, history):
         if self.form.slot(position) != "char":
             return None
-        alive = self.alive(history)
-        return (alive[:, :, None] & self.requirements[None, :, position]).any(axis=1)
+        # rows share few sets of live templates (at most 2^K): one mask per set, then a gather
+        patterns, row_pattern = np.unique(self.alive(history), axis=0, return_inverse=True)
+        masks = np.stack([self.requirements[alive, position].any(axis=0) for alive in patterns])
+        return masks[0] if len(masks) == 1 else masks[row_pattern.ravel()]
 
     def chosen(self, history):
         return [self.names[int(np.argmax(row))] for row in self.alive(history)]
@@ -220,8 +222,11 @@ def allowed_tokens(rules, position, history, size):
         mask = rule(position, history)
         if mask is None:
             continue
-        narrowed = np.broadcast_to(allowed & mask, (len(history), size))
-        keeps = narrowed.any(axis=-1)
+        narrowed = allowed & mask
+        keeps = np.broadcast_to(narrowed.any(axis=-1), (len(history),))
+        if keeps.all():  # the common case: no row relaxes, and a shared mask stays [V]
+            allowed = narrowed
+            continue
         allowed = np.where(keeps[:, None], narrowed, allowed)
         for row in np.flatnonzero(~keeps):
             relaxed[row].insert(0, name)
@@ -231,8 +236,10 @@ def allowed_tokens(rules, position, history, size):
 def mask_logits(logits, allowed):
     """float32 logits with the disallowed tokens at -inf; `allowed` is [V] or [B, V]."""
     logits = np.asarray(logits, np.float32)
-    if not np.isfinite(logits).all():
+    if not np.isfinite(logits.sum()):  # a NaN or an infinity anywhere makes the sum non-finite
         raise UserError("the model produced non-finite logits: the model file is damaged; re-export it")
     if not allowed.any(axis=-1).all():
         raise ValueError("the decoding rules allow no token at this position: they contradict each other")
+    if allowed.ndim == 1:  # one mask for every row: adding 0 or -inf is cheaper than a select
+        return logits + np.where(allowed, np.float32(0), np.float32(-np.inf))
     return np.where(allowed, logits, np.float32(-np.inf))

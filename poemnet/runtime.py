@@ -1,6 +1,7 @@
 """The exported model under onnxruntime: load, check the metadata, step. No torch here."""
 import json
 import os
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +10,7 @@ import onnxruntime as ort
 from poemnet.errors import UserError
 from poemnet.decoding import Prosody
 from poemnet.forms import FORMS
-from poemnet.novelty import LineFilter
+from poemnet.novelty import LineFilter, check_metadata
 from poemnet.vocab import Vocab
 
 FORMAT_VERSION = 2  # 2 adds the prosody data and the corpus line filter; 1 still loads without them
@@ -65,9 +66,16 @@ class PoemModel:
         self.prosody = Prosody.from_data(json.loads(props["prosody"])) if "prosody" in props else None
         if self.prosody is not None and len(self.prosody.ping) != len(self.vocab):
             raise ValueError("the prosody data does not cover the vocabulary")
-        self.line_filter = None
         if "novel" in props:
-            self.line_filter = LineFilter.from_metadata(json.loads(props["novel"]), props["novel_bloom"])
+            check_metadata(json.loads(props["novel"]), props["novel_bloom"])
+
+    @cached_property
+    def line_filter(self):
+        """The corpus line filter (None in a format-1 file), decoded on first use: 2 MB of base64
+        that only --novel needs."""
+        if "novel" not in self.props:
+            return None
+        return LineFilter.from_metadata(json.loads(self.props["novel"]), self.props["novel_bloom"])
 
     def _check_graph(self, path):
         """The metadata must describe the graph it rides with."""

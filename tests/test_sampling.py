@@ -9,17 +9,18 @@ from poemnet.sampling import Sampling, sample
 
 
 def reference(logits, sampling, u):
-    """One row, the textbook way: sort everything, keep the nucleus, inverse CDF in that order."""
-    x = logits.astype(np.float32) / np.float32(sampling.temperature)
-    w = np.exp(x - x.max())
+    """One row, the textbook way: sort everything, keep the top k, then the nucleus, and pick by
+    inverse CDF over the kept tokens in token-id order."""
+    w = np.exp((logits.astype(np.float32) - logits.max()) / np.float32(sampling.temperature))
     order = np.argsort(-w, kind="stable")
     if sampling.top_k:
         order = order[:sampling.top_k]
     kept = w[order].astype(np.float64)
     cumulative = np.cumsum(kept)
     needed = int((cumulative - kept < sampling.top_p * cumulative[-1]).sum())
-    cumulative = cumulative[:needed]
-    return order[min(int((cumulative <= u * cumulative[-1]).sum()), needed - 1)]
+    nucleus = np.sort(order[:needed])
+    cumulative = np.cumsum(w[nucleus].astype(np.float64))
+    return nucleus[min(int((cumulative <= u * cumulative[-1]).sum()), needed - 1)]
 
 
 @pytest.mark.parametrize("spread", [2.0, 4.0, 8.0])  # flat rows take the dense sort, peaked ones the candidate list
@@ -31,8 +32,9 @@ def test_the_fast_sampler_picks_what_the_reference_picks(sampling, spread):
     logits[:, rng.random(3000) < 0.3] = -np.inf  # masked tokens
     logits[5] = np.where(np.isfinite(logits[5]), 0.0, -np.inf)  # a flat row: the candidate cut falls short
     uniforms = rng.random(64)
-    fast = sample(logits, sampling, uniforms)
-    assert fast.tolist() == [reference(row, sampling, u) for row, u in zip(logits, uniforms)]
+    expected = [reference(row, sampling, u) for row, u in zip(logits, uniforms)]
+    assert sample(logits, sampling, uniforms).tolist() == expected
+    assert [int(sample(row[None], sampling, [u])[0]) for row, u in zip(logits, uniforms)] == expected  # the one-row path
 
 
 def test_top_k_and_top_p_on_hand_made_logits():

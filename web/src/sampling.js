@@ -1,5 +1,6 @@
 // Sampling of poemnet/sampling.py for one row: greedy (the first likeliest token), or temperature
-// then top-p, picking by inverse CDF over the nucleus in descending order of probability.
+// then top-p (the fewest likeliest tokens, ties to the lower id), picking by inverse CDF over the
+// nucleus in token-id order.
 // The page draws its uniforms from mulberry32, not numpy's PCG64, so sampled poems differ from
 // infer.py's; greedy poems are the same.
 export function mulberry32(seed) {
@@ -30,10 +31,11 @@ export function sample(logits, allowed, sampling, uniform) {
     if (mass >= sampling.topP * total) break;
     mass += weights[i]; needed++;
   }
+  const nucleus = order.slice(0, needed).sort((a, b) => a - b);  // indices into ids: id order
   let cumulative = 0;
-  for (let j = 0; j < needed; j++) {
-    cumulative += weights[order[j]];
-    if (cumulative > uniform * mass) return ids[order[j]];
+  for (const i of nucleus) {
+    cumulative += weights[i];
+    if (cumulative > uniform * mass) return ids[i];
   }
-  return ids[order[needed - 1]];
+  return ids[nucleus[needed - 1]];
 }
