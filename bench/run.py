@@ -1,12 +1,13 @@
 """`make bench`: generation, cold start and training speed, each beside its floor measured in the same run.
 
-    python bench/run.py [--model-dir runs/release] [--train-steps 40] [--skip-training]
+    python bench/run.py [--model-dir runs/release] [--train-steps 30] [--train-pairs 3] [--skip-training]
 
 Generation: onnxruntime fp32 and int8 and the torch reference decoder, one poem (B=1) and a batch
 of 64, plain and with every rule on; the floor is the onnxruntime step alone x the steps a 五绝
 takes, so overhead = generation time / floor. Cold start: `python infer.py --start 月` as a whole
 process against `python -c "import onnxruntime, numpy"`. Training: train_dist.py against a bare
-PyTorch loop (bench/bare_loop.py: same model, batch, AdamW and clipping), fp32 and bf16, and one
+PyTorch loop (bench/bare_loop.py: same model, batch, AdamW and clipping), fp32 and bf16, run
+alternately and compared by their medians, and one
 against two CPU processes at the same global batch. Prints a markdown table, writes JSON under
 bench/results/.
 """
@@ -121,28 +122,30 @@ def train_rate(cmd, out):
     return [r for r in records if "tokens_per_s" in r][-1]["tokens_per_s"]
 
 
-def training_rows(steps, config):
+def training_rows(steps, config, pairs):
+    """train_dist.py against the bare loop, run alternately `pairs` times: the median of each, since
+    a shared machine moves single runs by several percent."""
     rows = []
+    common = ["--set", f"train.max_steps={steps}", "--set", f"train.log_every={steps}", "--set", "train.eval_every=100000",
+              "--set", "train.num_samples=0", "--set", "output.tensorboard=false"]
     with tempfile.TemporaryDirectory() as tmp:
         for precision in ("no", "bf16"):
-            sets = ["--set", f"train.mixed_precision={precision}", "--set", f"train.max_steps={steps}", "--set",
-                    f"train.log_every={steps}", "--set", "train.eval_every=100000", "--set", "train.num_samples=0",
-                    "--set", "output.tensorboard=false"]
-            out = Path(tmp) / precision
-            ours = train_rate([sys.executable, "train_dist.py", "--config", config, *sets, "--set", f"output.dir={out}"], out)
-            bare = train_rate([sys.executable, "bench/bare_loop.py", "--config", config, "--steps", str(steps),
-                               "--precision", precision], None)
+            ours, bare = [], []
+            for i in range(pairs):
+                out = Path(tmp) / f"{precision}-{i}"
+                ours.append(train_rate([sys.executable, "train_dist.py", "--config", config, *common, "--set",
+                                        f"train.mixed_precision={precision}", "--set", f"output.dir={out}"], out))
+                bare.append(train_rate([sys.executable, "bench/bare_loop.py", "--config", config, "--steps", str(steps),
+                                        "--precision", precision], None))
+            ours, bare = statistics.median(ours), statistics.median(bare)
             rows.append({"what": f"train_dist.py / bare loop, {precision}", "ours": ours, "bare": bare, "ratio": ours / bare})
         two = Path(tmp) / "two"
-        sets = ["--set", f"train.max_steps={steps}", "--set", f"train.log_every={steps}", "--set", "train.eval_every=100000",
-                "--set", "train.num_samples=0", "--set", "output.tensorboard=false", "--set", "train.mixed_precision=no"]
-        one_rate = rows[0]["ours"]
         os.environ["ACCELERATE_USE_CPU"] = "true"  # two gloo ranks on a machine without GPUs
         two_rate = train_rate([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-                               "train_dist.py", "--config", config, *sets, "--set", "train.batch_size=32",
-                               "--set", f"output.dir={two}"], two)
-        rows.append({"what": "2 CPU processes / 1 process, same global batch, fp32", "ours": two_rate, "bare": one_rate,
-                     "ratio": two_rate / one_rate})
+                               "train_dist.py", "--config", config, *common, "--set", "train.mixed_precision=no",
+                               "--set", "train.batch_size=32", "--set", f"output.dir={two}"], two)
+        rows.append({"what": "2 CPU processes / 1 process, same global batch, fp32", "ours": two_rate, "bare": rows[0]["ours"],
+                     "ratio": two_rate / rows[0]["ours"]})
     return rows
 
 
@@ -151,7 +154,8 @@ def main():
     parser.add_argument("--model-dir", type=Path, default=ROOT / "runs" / "release",
                         help="an export.py folder: NAME.onnx, NAME-int8.onnx and final/")
     parser.add_argument("--repeats", type=int, default=20)
-    parser.add_argument("--train-steps", type=int, default=40)
+    parser.add_argument("--train-steps", type=int, default=30)
+    parser.add_argument("--train-pairs", type=int, default=3, help="alternate runs of train_dist.py and the bare loop")
     parser.add_argument("--train-config", default="configs/base.yaml")
     parser.add_argument("--skip-training", action="store_true")
     args = parser.parse_args()
@@ -169,7 +173,7 @@ def main():
     result["int8_top1_agreement"] = int8_agreement(args.model_dir)
     result["cold_start"] = cold_start(sorted(args.model_dir.glob("*int8.onnx"))[0])
     if not args.skip_training:
-        result["training"] = training_rows(args.train_steps, args.train_config)
+        result["training"] = training_rows(args.train_steps, args.train_config, args.train_pairs)
     out = ROOT / "bench" / "results" / f"{datetime.date.today().isoformat()}-{platform.node() or 'machine'}.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(result, indent=1, ensure_ascii=False))

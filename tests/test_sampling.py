@@ -57,3 +57,17 @@ def test_poem_i_does_not_depend_on_the_batch_size(all_forms_onnx):
     run = lambda n: generate_detailed(model.step, model.zero_state, model.vocab, form, n, decoder, Sampling(0.8, 0, 0.9), 7)  # noqa: E731
     one, five, eight = run(1), run(5), run(8)
     assert one[0] == five[0] == eight[0] and five == eight[:5]
+
+
+@pytest.mark.parametrize("constraints", [Constraints(), Constraints(rhyme=True, tones=True, no_repeat=True, novel=True)])
+def test_generated_poems_are_the_ones_the_textbook_sampler_gives(all_forms_onnx, monkeypatch, constraints):
+    """Whole poems from a trained model's real (broad) distributions: the fast sampler against the
+    reference plugged into the same generation loop, seed for seed."""
+    import poemnet.generate
+    model, form = PoemModel(all_forms_onnx[0]), FORMS["五律"]
+    decoder = poem_rules(model.vocab, form, constraints=constraints, prosody=model.prosody, line_filter=model.line_filter)
+    run = lambda seed: generate_detailed(model.step, model.zero_state, model.vocab, form, 6, decoder, Sampling(0.8, 0, 0.9), seed)  # noqa: E731
+    fast = [run(seed) for seed in range(3)]
+    monkeypatch.setattr(poemnet.generate, "sample", lambda logits, sampling, uniforms: np.array(
+        [reference(row, sampling, u) for row, u in zip(logits, uniforms)]))
+    assert fast == [run(seed) for seed in range(3)]
