@@ -15,7 +15,6 @@ from pathlib import Path
 from poemnet.sampling import Sampling
 from poemnet.errors import ArgumentParser, UserError, run_cli
 from poemnet.generate import Constraints, generate_detailed, poem_rules
-from poemnet.prosody import group_id
 from poemnet.runtime import PoemModel
 from poemnet.script import to_model_char
 
@@ -104,6 +103,7 @@ def constraints(args, model, form, forced):
         raise UserError("--template chooses a 平仄 template: pass --tones with it")
     group = None
     if args.rhyme and model.prosody is not None:  # without prosody data poem_rules refuses --rhyme
+        from poemnet.prosody import group_id  # only for a named group: plain runs start faster
         group = group_id(args.rhyme, model.prosody.group_names)
         if group is None:
             raise UserError(f"--rhyme {args.rhyme} is not a 平水韵 平 group: use one such as 东, 一东 or 下平声七阳")
@@ -121,7 +121,8 @@ def main(argv=None):
     seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(4), "big") >> 1  # secrets costs its import at start-up
     started = time.perf_counter()
     decoder = poem_rules(model.vocab, form, constraints=constraints(args, model, form, forced),
-                         prosody=model.prosody, line_filter=model.line_filter if args.novel else None)
+                         prosody=model.prosody if args.rhyme is not None or args.tones else None,
+                         line_filter=model.line_filter if args.novel else None)  # both read on first use
     poems = generate_detailed(model.step, model.zero_state, model.vocab, form, args.n, decoder, sampling, seed)
     elapsed_ms = (time.perf_counter() - started) * 1000
     bad = [p["text"] for p in poems if not form.matches(p["text"])]
@@ -136,4 +137,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    run_cli(main)
+    run_cli(main, fast_exit=True)

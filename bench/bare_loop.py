@@ -2,10 +2,14 @@
 
     python bench/bare_loop.py --config configs/base.yaml --steps 40 --precision bf16
 
-Prints one JSON line with tokens_per_s, counted as train_dist.py counts them (inputs, from the first step).
+Prints one JSON line with tokens_per_s, counted as train_dist.py counts them (inputs), over the
+steps after the first --warmup-steps (first-step allocations are not the loop's speed).
+`interleaved` times train_dist.py's Trainer.train_step and this loop's step alternately in one
+process, which takes the machine's drift between processes out of the comparison.
 """
 import argparse
 import json
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -21,35 +25,70 @@ from poemnet.model import PoemLSTM  # noqa: E402
 from poemnet.trainer import lr_at, make_optimizer  # noqa: E402
 
 
+class BareLoop:
+    def __init__(self, cfg, precision, data=None):
+        self.t, self.precision = cfg.train, precision
+        torch.manual_seed(self.t.seed)
+        self.data = data or load_data(cfg.data)
+        self.model = PoemLSTM.from_config(cfg.model, len(self.data.vocab))
+        self.optimizer = make_optimizer(self.model, self.t)
+        self.batches = epoch_batches(self.data.train, self.t.batch_size, self.t.seed, 0)
+        self.total = self.t.max_steps or self.t.epochs * steps_per_epoch(self.data.train, self.t.batch_size)
+
+    def step(self, step):
+        """One optimizer step; returns (tokens, loss tensor)."""
+        form, rows = self.batches[step % len(self.batches)]
+        inputs, targets = inputs_and_targets(self.data.train[form][torch.as_tensor(rows)])
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16"):
+            logits = self.model(inputs)
+        loss = F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-100)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.t.grad_clip)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr_at(step, self.total, self.t)
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        return inputs.numel(), loss
+
+
+def interleaved(config, precision, steps, warmup):
+    """Median step time of Trainer.train_step and of BareLoop.step, alternating in this process."""
+    from poemnet.trainer import Trainer, make_accelerator
+    cfg = load_config(config, [f"train.mixed_precision={precision}", "output.tensorboard=false"])
+    trainer = Trainer(cfg, make_accelerator(cfg))
+    bare = BareLoop(cfg, precision, trainer.data)
+    ours, theirs = [], []
+    for step in range(steps):
+        started = time.perf_counter()
+        trainer.train_step()
+        ours.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        bare.step(step)
+        theirs.append(time.perf_counter() - started)
+    return statistics.median(ours[warmup:]), statistics.median(theirs[warmup:])
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--config", default="configs/base.yaml")
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--precision", choices=["no", "bf16"], default="no")
+    parser.add_argument("--warmup-steps", type=int, default=10, help="steps run before the clock starts")
+    parser.add_argument("--interleaved", action="store_true", help="also train_dist.py's step, alternately, in this process")
     args = parser.parse_args()
-    cfg = load_config(args.config)
-    t = cfg.train
-    torch.manual_seed(t.seed)
-    data = load_data(cfg.data)
-    model = PoemLSTM.from_config(cfg.model, len(data.vocab))
-    optimizer = make_optimizer(model, t)
-    batches = epoch_batches(data.train, t.batch_size, t.seed, 0)
-    total = t.max_steps or t.epochs * steps_per_epoch(data.train, t.batch_size)
-    tokens_seen, started = 0, time.perf_counter()
+    if args.steps <= args.warmup_steps:
+        raise SystemExit(f"error: --steps {args.steps} must exceed --warmup-steps {args.warmup_steps}")
+    if args.interleaved:
+        ours, bare = interleaved(args.config, args.precision, args.steps, args.warmup_steps)
+        print(json.dumps({"train_step_s": ours, "bare_step_s": bare, "ratio": bare / ours}))
+        return
+    loop = BareLoop(load_config(args.config), args.precision)
     for step in range(args.steps):
-        form, rows = batches[step % len(batches)]
-        tokens = data.train[form][torch.as_tensor(rows)]
-        inputs, targets = inputs_and_targets(tokens)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.precision == "bf16"):
-            logits = model(inputs)
-        loss = F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-100)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
-        for group in optimizer.param_groups:
-            group["lr"] = lr_at(step, total, t)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        tokens_seen += inputs.numel()
+        if step == args.warmup_steps:
+            tokens_seen, started = 0, time.perf_counter()
+        tokens, loss = loop.step(step)
+        if step >= args.warmup_steps:
+            tokens_seen += tokens
     print(json.dumps({"tokens_per_s": tokens_seen / (time.perf_counter() - started), "loss": loss.item()}))
 
 

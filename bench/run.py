@@ -1,6 +1,6 @@
 """`make bench`: generation, cold start and training speed, each beside its floor measured in the same run.
 
-    python bench/run.py [--model-dir runs/release] [--train-steps 30] [--train-pairs 3] [--skip-training]
+    python bench/run.py [--model-dir runs/release] [--train-steps 40] [--train-pairs 3] [--skip-training]
 
 Generation: onnxruntime fp32 and int8 and the torch reference decoder, one poem (B=1) and a batch
 of 64, plain and with every rule on; the floor is the onnxruntime step alone x the steps a 五绝
@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
+import poemnet.generate  # noqa: E402
 from poemnet.forms import FORMS  # noqa: E402
 from poemnet.generate import Constraints, generate_detailed, poem_rules  # noqa: E402
 from poemnet.runtime import PoemModel  # noqa: E402
@@ -67,9 +68,39 @@ def generation_rows(model_dir, repeats):
                 ms = median_ms(lambda i: generate_detailed(model.step, model.zero_state, model.vocab, FORM, batch, decoder,
                                                            Sampling(0.8, 0, 0.9), i), repeats if batch == 1 else max(3, repeats // 4))
                 rows.append({"decoder": label, "batch": batch, "rules": rules, "ms": ms, "step_ms": step,
-                             "floor_ms": step * STEPS, "overhead": ms / (step * STEPS), "poems_per_s": batch * 1000 / ms})
+                             "floor_ms": step * STEPS, "overhead": ms / (step * STEPS), "poems_per_s": batch * 1000 / ms,
+                             "where_ms": where_the_time_goes(model, batch, decoder, repeats if batch == 1 else 3)})
     rows += torch_rows(model_dir, repeats)
     return rows
+
+
+def where_the_time_goes(model, batch, decoder, repeats):
+    """ms per batch inside the model step, the rules (masks) and the sampler, timed around the
+    functions that generate_detailed calls; the rest is the loop itself."""
+    spent = {"model": 0.0, "rules": 0.0, "sampling": 0.0}
+
+    def timed(fn, part):
+        def wrapper(*args):
+            started = time.perf_counter()
+            result = fn(*args)
+            spent[part] += time.perf_counter() - started
+            return result
+        return wrapper
+    originals = {name: getattr(poemnet.generate, name) for name in ("allowed_tokens", "mask_logits", "sample")}
+    parts = {"allowed_tokens": "rules", "mask_logits": "rules", "sample": "sampling"}
+    try:
+        for name, fn in originals.items():
+            setattr(poemnet.generate, name, timed(fn, parts[name]))
+        started = time.perf_counter()
+        for seed in range(repeats):
+            generate_detailed(timed(model.step, "model"), model.zero_state, model.vocab, FORM, batch, decoder,
+                              Sampling(0.8, 0, 0.9), seed)
+        total = time.perf_counter() - started
+    finally:
+        for name, fn in originals.items():
+            setattr(poemnet.generate, name, fn)
+    result = {part: seconds * 1000 / repeats for part, seconds in spent.items()}
+    return {**result, "loop": total * 1000 / repeats - sum(result.values())}
 
 
 def int8_agreement(model_dir, max_poems=200):
@@ -97,36 +128,39 @@ def torch_rows(model_dir, repeats):
     return rows
 
 
-def wall_s(cmd, repeats=3):
-    times = []
+def cold_start(model, repeats=9):
+    """Whole-process wall time of infer.py and of the bare imports, run alternately: medians."""
+    floor_cmd = [sys.executable, "-c", "import onnxruntime, numpy"]
+    infer_cmd = [sys.executable, "infer.py", "--model", str(model), "--start", "月", "--seed", "1"]
+    times = {"floor": [], "infer": []}
     for _ in range(repeats):
-        start = time.perf_counter()
-        subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def cold_start(model):
-    floor = wall_s([sys.executable, "-c", "import onnxruntime, numpy"])
-    full = wall_s([sys.executable, "infer.py", "--model", str(model), "--start", "月", "--seed", "1"])
+        for name, cmd in (("floor", floor_cmd), ("infer", infer_cmd)):
+            started = time.perf_counter()
+            subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True)
+            times[name].append(time.perf_counter() - started)
+    floor, full = statistics.median(times["floor"]), statistics.median(times["infer"])
     return {"infer_s": full, "import_floor_s": floor, "difference_s": full - floor}
 
 
 def train_rate(cmd, out):
+    """Tokens/s after the warm-up steps: the bare loop prints it; for train_dist.py, between its
+    first and last log records (log_every = the warm-up)."""
     result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     if result.returncode != 0:
         raise SystemExit(f"error: {' '.join(cmd)} failed: {result.stderr.strip()[-300:]}")
     if out is None:
         return json.loads(result.stdout.strip().splitlines()[-1])["tokens_per_s"]
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
-    return [r for r in records if "tokens_per_s" in r][-1]["tokens_per_s"]
+    logged = [r for r in records if "elapsed_s" in r]
+    first, last = logged[0], logged[-1]
+    return (last["tokens"] - first["tokens"]) / (last["elapsed_s"] - first["elapsed_s"])
 
 
-def training_rows(steps, config, pairs):
-    """train_dist.py against the bare loop, run alternately `pairs` times: the median of each, since
-    a shared machine moves single runs by several percent."""
+def training_rows(steps, config, pairs, warmup=10):
+    """train_dist.py against the bare loop after `warmup` steps, run alternately `pairs` times: the
+    median of each, since a shared machine moves single runs by several percent."""
     rows = []
-    common = ["--set", f"train.max_steps={steps}", "--set", f"train.log_every={steps}", "--set", "train.eval_every=100000",
+    common = ["--set", f"train.max_steps={steps}", "--set", f"train.log_every={warmup}", "--set", "train.eval_every=100000",
               "--set", "train.num_samples=0", "--set", "output.tensorboard=false"]
     with tempfile.TemporaryDirectory() as tmp:
         for precision in ("no", "bf16"):
@@ -136,9 +170,16 @@ def training_rows(steps, config, pairs):
                 ours.append(train_rate([sys.executable, "train_dist.py", "--config", config, *common, "--set",
                                         f"train.mixed_precision={precision}", "--set", f"output.dir={out}"], out))
                 bare.append(train_rate([sys.executable, "bench/bare_loop.py", "--config", config, "--steps", str(steps),
-                                        "--precision", precision], None))
+                                        "--precision", precision, "--warmup-steps", str(warmup)], None))
             ours, bare = statistics.median(ours), statistics.median(bare)
-            rows.append({"what": f"train_dist.py / bare loop, {precision}", "ours": ours, "bare": bare, "ratio": ours / bare})
+            rows.append({"what": f"train_dist.py / bare loop, {precision}, separate processes", "ours": ours, "bare": bare,
+                         "ratio": ours / bare})
+            result = subprocess.run([sys.executable, "bench/bare_loop.py", "--config", config, "--steps", str(steps),
+                                     "--warmup-steps", str(warmup), "--precision", precision, "--interleaved"],
+                                    cwd=ROOT, capture_output=True, text=True, check=True)
+            step = json.loads(result.stdout.strip().splitlines()[-1])
+            rows.append({"what": f"Trainer.train_step / bare step, {precision}, alternating in one process (s per step)",
+                         "ours": step["train_step_s"], "bare": step["bare_step_s"], "ratio": step["ratio"]})
         two = Path(tmp) / "two"
         os.environ["ACCELERATE_USE_CPU"] = "true"  # two gloo ranks on a machine without GPUs
         two_rate = train_rate([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
@@ -154,7 +195,7 @@ def main():
     parser.add_argument("--model-dir", type=Path, default=ROOT / "runs" / "release",
                         help="an export.py folder: NAME.onnx, NAME-int8.onnx and final/")
     parser.add_argument("--repeats", type=int, default=20)
-    parser.add_argument("--train-steps", type=int, default=30)
+    parser.add_argument("--train-steps", type=int, default=40, help="steps per training run, the first 10 not timed")
     parser.add_argument("--train-pairs", type=int, default=3, help="alternate runs of train_dist.py and the bare loop")
     parser.add_argument("--train-config", default="configs/base.yaml")
     parser.add_argument("--skip-training", action="store_true")
@@ -189,14 +230,25 @@ def print_tables(result):
         floor = f"{r['floor_ms']:.1f}" if "floor_ms" in r else "—"
         overhead = f"{r['overhead']:.2f}x" if "overhead" in r else "—"
         print(f"| {r['decoder']} | {r['batch']} | {r['rules']} | {r['ms']:.1f} | {r['poems_per_s']:.0f} | {floor} | {overhead} |")
+    print("\nWhere a batch's time goes (ms; timed around the calls, so the parts add up to a little more than the batch):")
+    print("\n| decoder | batch | rules | model steps | rules (masks) | sampler | loop |\n|---|---|---|---|---|---|---|")
+    for r in result["generation"]:
+        if "where_ms" in r:
+            w = r["where_ms"]
+            print(f"| {r['decoder']} | {r['batch']} | {r['rules']} | {w['model']:.1f} | {w['rules']:.1f} | {w['sampling']:.1f} | {w['loop']:.1f} |")
+    speed = {(r["decoder"], r["batch"], r["rules"]): r["poems_per_s"] for r in result["generation"]}
+    for batch in (1, 64):
+        ratio = speed[("onnxruntime int8", batch, "plain")] / speed[("onnxruntime fp32", batch, "plain")]
+        print(f"\nint8 / fp32 poems/s at batch {batch}, plain: {ratio:.2f}")
     print(f"\nint8 vs fp32, same likeliest token on validation text: {result['int8_top1_agreement']:.4f}")
     c = result["cold_start"]
     print(f"\ncold start: `python infer.py --start 月` {c['infer_s']:.2f} s; `import onnxruntime, numpy` {c['import_floor_s']:.2f} s; "
           f"difference {c['difference_s']:.2f} s")
     if "training" in result:
-        print("\n| training | tokens/s | baseline tokens/s | ratio |\n|---|---|---|---|")
+        print("\n| training | ours | baseline | ratio (speed) |\n|---|---|---|---|")
         for r in result["training"]:
-            print(f"| {r['what']} | {r['ours']:,.0f} | {r['bare']:,.0f} | {r['ratio']:.3f} |")
+            value = (lambda x: f"{x:.3f}") if "per step" in r["what"] else (lambda x: f"{x:,.0f}")
+            print(f"| {r['what']} | {value(r['ours'])} | {value(r['bare'])} | {r['ratio']:.3f} |")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from poemnet.errors import UserError
-from poemnet.forms import COMMA, PERIOD, is_hanzi
+from poemnet.forms import COMMA, HANZI_RANGES, PERIOD
 from poemnet.novelty import candidate_hashes
 
 
@@ -28,8 +28,12 @@ class TokenClasses:
 
     @classmethod
     def from_vocab(cls, vocab):
-        hanzi = np.array([i >= vocab.num_reserved and is_hanzi(t) for i, t in enumerate(vocab.tokens)])
-        code_points = np.array([ord(t) if h else 0 for t, h in zip(vocab.tokens, hanzi)], np.int64)
+        code_points = np.array([ord(t) if len(t) == 1 else 0 for t in vocab.tokens], np.int64)
+        hanzi = np.zeros(len(code_points), bool)
+        for lo, hi in HANZI_RANGES:  # is_hanzi over the whole vocabulary at once
+            hanzi |= (code_points >= lo) & (code_points <= hi)
+        hanzi[:vocab.num_reserved] = False
+        code_points[~hanzi] = 0
         return cls(len(vocab), hanzi, vocab.index.get(COMMA, -1), vocab.index.get(PERIOD, -1), vocab.eos_id, code_points)
 
 

@@ -10,12 +10,12 @@ COMMA, PERIOD = "，", "。"
 
 # CJK Unified Ideographs with extension A, the compatibility block and the supplementary planes:
 # the chinese-poetry corpus uses rare characters from all of them.
-HANZI = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
-_HANZI_RE = re.compile(f"[{HANZI}]")
+HANZI_RANGES = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x3134F))  # inclusive
+HANZI = "".join(f"{chr(lo)}-{chr(hi)}" for lo, hi in HANZI_RANGES)  # for regex character classes
 
 
 def is_hanzi(ch):
-    return len(ch) == 1 and _HANZI_RE.fullmatch(ch) is not None
+    return len(ch) == 1 and any(lo <= ord(ch) <= hi for lo, hi in HANZI_RANGES)
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,10 @@ def session_options(threads=None):
     return options
 
 
+def damaged(path, e):
+    return UserError(f"{path} has damaged PoemNet metadata ({type(e).__name__}: {str(e)[:80]}): re-export it with export.py")
+
+
 class PoemModel:
     """An exported PoemNet model: `step` and `zero_state` for poemnet.generate, plus its metadata."""
 
@@ -51,7 +55,7 @@ class PoemModel:
         try:
             self._read_metadata(props)
         except (KeyError, ValueError, TypeError) as e:  # json.JSONDecodeError is a ValueError
-            raise UserError(f"{path} has damaged PoemNet metadata ({type(e).__name__}: {str(e)[:80]}): re-export it with export.py")
+            raise damaged(path, e)
         self._check_graph(path)
 
     def _read_metadata(self, props):
@@ -63,11 +67,22 @@ class PoemModel:
         self.forms = [FORMS[name] for name in names]
         self.script = props["script"]
         self.num_layers, self.hidden_dim = int(props["num_layers"]), int(props["hidden_dim"])
-        self.prosody = Prosody.from_data(json.loads(props["prosody"])) if "prosody" in props else None
-        if self.prosody is not None and len(self.prosody.ping) != len(self.vocab):
-            raise ValueError("the prosody data does not cover the vocabulary")
         if "novel" in props:
             check_metadata(json.loads(props["novel"]), props["novel_bloom"])
+
+    @cached_property
+    def prosody(self):
+        """Tones and rhyme groups over the vocabulary (None in a format-1 file), read on first use:
+        only --rhyme and --tones need them."""
+        if "prosody" not in self.props:
+            return None
+        try:
+            prosody = Prosody.from_data(json.loads(self.props["prosody"]))
+            if len(prosody.ping) != len(self.vocab):
+                raise ValueError("the prosody data does not cover the vocabulary")
+        except (KeyError, ValueError, TypeError) as e:
+            raise damaged(self.path, e)
+        return prosody
 
     @cached_property
     def line_filter(self):

@@ -242,9 +242,11 @@ class Trainer:
             loss = self.train_step()  # a tensor: reading it waits for the device, so only when logging
             bar.update(1)
             if self.step % t.log_every == 0:
-                rate, lr = self.tokens_seen / (time.perf_counter() - started), lr_at(self.step - 1, self.total_steps, t)
+                elapsed = time.perf_counter() - started
+                rate, lr = self.tokens_seen / elapsed, lr_at(self.step - 1, self.total_steps, t)
                 loss = loss.item()
-                self.log({"step": self.step, "loss": loss, "lr": lr, "tokens_per_s": rate})
+                self.log({"step": self.step, "loss": loss, "lr": lr, "tokens_per_s": rate, "tokens": self.tokens_seen,
+                          "elapsed_s": elapsed})
                 bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{rate:,.0f}", lr=f"{lr:.2e}")
             if self.step % t.eval_every == 0 or self.step == self.total_steps:
                 rate = self.tokens_seen / (time.perf_counter() - started)

@@ -106,17 +106,18 @@ def with_metadata(src, dst, **changes):
     return dst
 
 
-@pytest.mark.parametrize("changes, fragment", [
-    ({"vocab": "[not json"}, "damaged PoemNet metadata (JSONDecodeError"),
-    ({"vocab": "[]"}, "damaged PoemNet metadata (ValueError: vocabulary must start with"),
-    ({"forms": '["宋词"]'}, "forms ['宋词'] are not all among"),
-    ({"hidden_dim": "48"}, "metadata says h is [2, None, 48] but the graph has"),
-    ({"prosody": "{}"}, "damaged PoemNet metadata (KeyError"),
-    ({"novel_bloom": "AAAA"}, "the line filter's bits do not match its size"),
+@pytest.mark.parametrize("changes, options, fragment", [
+    ({"vocab": "[not json"}, [], "damaged PoemNet metadata (JSONDecodeError"),
+    ({"vocab": "[]"}, [], "damaged PoemNet metadata (ValueError: vocabulary must start with"),
+    ({"forms": '["宋词"]'}, [], "forms ['宋词'] are not all among"),
+    ({"hidden_dim": "48"}, [], "metadata says h is [2, None, 48] but the graph has"),
+    ({"prosody": "{}"}, ["--rhyme"], "damaged PoemNet metadata (KeyError"),  # read when a rule needs it
+    ({"prosody": "{}"}, ["--tones"], "damaged PoemNet metadata (KeyError"),
+    ({"novel_bloom": "AAAA"}, [], "the line filter's bits do not match its size"),  # its size is checked at load
 ])
-def test_damaged_metadata_gives_one_line_errors(tmp_path, tiny_onnx, changes, fragment):
+def test_damaged_metadata_gives_one_line_errors(tmp_path, tiny_onnx, changes, options, fragment):
     path = with_metadata(tiny_onnx[0], tmp_path / "damaged.onnx", **changes)
-    assert_clean_error(infer("--model", path), fragment)
+    assert_clean_error(infer("--model", path, *options), fragment)
 
 
 def test_a_config_that_is_not_utf8_is_a_one_line_error(tmp_path):
