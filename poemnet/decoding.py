@@ -6,6 +6,8 @@ tokens chosen, and the mask ([V] or [B, V]) says which tokens may come next; Non
 Rules combine by AND. The hard rules (layout, forced first characters) always hold; the soft ones
 (tones, rhyme group, rhyme, novel lines, no repeats: relaxed in that order) give way, per row and
 position, only where they would leave no candidate, and each such relaxation is reported.
+A rule marked `narrows` (the novel-line check, costly) also takes `within`, the tokens the other
+rules allow, and may check only those.
 """
 from dataclasses import dataclass
 
@@ -13,7 +15,7 @@ import numpy as np
 
 from poemnet.errors import UserError
 from poemnet.forms import COMMA, HANZI_RANGES, PERIOD
-from poemnet.novelty import candidate_hashes
+from poemnet.novelty import candidate_hashes, completed_hashes, prefix_hashes
 
 
 @dataclass(frozen=True)
@@ -193,13 +195,24 @@ def no_repeat_rule(classes):
 
 
 def novel_rule(form, classes, line_filter):
-    """At each line's last character, no candidate that would complete a line of the corpus."""
-    def rule(position, history):
+    """At each line's last character, no candidate that would complete a line of the corpus.
+    Given `within` (what the other rules allow), it checks only those candidates: the mask is
+    exact inside `within` and True outside it."""
+    def rule(position, history, within=None):
         line, col = divmod(position, form.line_len + 1)
         if col != form.line_len - 1 or line >= form.num_lines:
             return None
         prefixes = classes.code_points[history[:, position - col:position]]
-        return ~line_filter.contains(*candidate_hashes(prefixes, classes.code_points)) | ~classes.hanzi[None, :]
+        if within is None:
+            return ~line_filter.contains(*candidate_hashes(prefixes, classes.code_points)) | ~classes.hanzi[None, :]
+        n, size = len(history), classes.size
+        flat = np.flatnonzero(np.broadcast_to(within & classes.hanzi, (n, size)))
+        rows, cols = np.divmod(flat, size)
+        p1, p2 = prefix_hashes(prefixes)
+        mask = np.ones(n * size, bool)
+        mask[flat] = ~line_filter.contains(*completed_hashes((p1[rows], p2[rows]), classes.code_points[cols]))
+        return mask.reshape(n, size)
+    rule.narrows = True  # allowed_tokens may pass `within`
     return rule
 
 
@@ -221,14 +234,26 @@ def allowed_tokens(rules, position, history, size):
         mask = rule(position, history)
         if mask is not None:
             allowed = allowed & mask
+    masks = {name: None if getattr(rule, "narrows", False) else rule(position, history) for name, rule in rules.soft}
+    # Where every rule together leaves each row a candidate, nothing is relaxed and the order does
+    # not matter: the costly rules then check only what the others allow.
+    together = allowed
+    for mask in masks.values():
+        together = together if mask is None else together & mask
+    for name, rule in rules.soft:
+        if getattr(rule, "narrows", False):
+            mask = rule(position, history, together)
+            together = together if mask is None else together & mask
+    if together.any(axis=-1).all():
+        return together, [[] for _ in range(len(history))]
     relaxed = [[] for _ in range(len(history))]
     for name, rule in reversed(rules.soft):
-        mask = rule(position, history)
+        mask = rule(position, history) if getattr(rule, "narrows", False) else masks[name]
         if mask is None:
             continue
         narrowed = allowed & mask
         keeps = np.broadcast_to(narrowed.any(axis=-1), (len(history),))
-        if keeps.all():  # the common case: no row relaxes, and a shared mask stays [V]
+        if keeps.all():  # no row relaxes, and a shared mask stays [V]
             allowed = narrowed
             continue
         allowed = np.where(keeps[:, None], narrowed, allowed)

@@ -25,13 +25,25 @@ def line_hashes(line):
     return h1, h2
 
 
-def candidate_hashes(prefixes, code_points):
-    """Hashes of each row's prefix (code points [B, L]) completed by every candidate (code points
-    [V]): (h1, h2), [B, V] each; the same values line_hashes gives the completed strings."""
+def prefix_hashes(prefixes):
+    """(h1, h2), [B] each, of each row's prefix (code points [B, L])."""
     h1 = h2 = np.zeros(len(prefixes), np.int64)
     for column in np.asarray(prefixes, np.int64).T:
         h1, h2 = (h1 * BASES[0] + column) % PRIME, (h2 * BASES[1] + column) % PRIME
-    return (h1[:, None] * BASES[0] + code_points[None, :]) % PRIME, (h2[:, None] * BASES[1] + code_points[None, :]) % PRIME
+    return h1, h2
+
+
+def completed_hashes(prefix, code_points):
+    """Hashes of prefixes (h1, h2) each completed by one more code point: broadcasts like its arguments;
+    the same values line_hashes gives the completed strings."""
+    return (prefix[0] * BASES[0] + code_points) % PRIME, (prefix[1] * BASES[1] + code_points) % PRIME
+
+
+def candidate_hashes(prefixes, code_points):
+    """Hashes of each row's prefix (code points [B, L]) completed by every candidate (code points
+    [V]): (h1, h2), [B, V] each."""
+    h1, h2 = prefix_hashes(prefixes)
+    return completed_hashes((h1[:, None], h2[:, None]), code_points[None, :])
 
 
 class LineFilter:

@@ -188,3 +188,20 @@ def test_rhyme_by_group_name_in_both_scripts_and_json_reports_the_choice(tiny_on
         for poem in json.loads(result.stdout)["poems"]:
             assert poem["rhyme_group"] == "下平声七阳" and poem["template"] and poem["relaxed"] == []
             assert rhymes(poem["text"], FORMS["五绝"])
+
+
+@pytest.mark.parametrize("first", ["", "月月月月"])
+def test_the_novel_rule_checking_only_what_the_others_allow_changes_no_poem(all_forms_onnx, first):
+    """allowed_tokens passes the costly novel rule what the other rules allow; the same rule made
+    to check every candidate must give the same poems and relaxations, relaxed rows included."""
+    model, form = PoemModel(all_forms_onnx[0]), FORMS["五绝"]
+    constraints = Constraints(first_chars=dict(enumerate(first)), rhyme=True, tones=True, no_repeat=True, novel=True)
+    decoder = poem_rules(model.vocab, form, constraints=constraints, prosody=model.prosody, line_filter=model.line_filter)
+    run = lambda: generate_detailed(model.step, model.zero_state, model.vocab, form, 16, decoder, Sampling(1.2), 3)  # noqa: E731
+    narrowed = run()
+    novel = dict(decoder.rules.soft)["novel"]
+    assert novel.narrows
+    decoder.rules = dataclasses.replace(decoder.rules, soft=tuple(
+        (name, (lambda p, h, rule=rule: rule(p, h)) if name == "novel" else rule) for name, rule in decoder.rules.soft))
+    assert narrowed == run()
+    assert any(p["relaxed"] for p in narrowed) == bool(first)
