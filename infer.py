@@ -120,9 +120,10 @@ def main(argv=None):
     forced = first_chars(model, form, args.start, args.acrostic)
     seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(4), "big") >> 1  # secrets costs its import at start-up
     started = time.perf_counter()
-    decoder = poem_rules(model.vocab, form, constraints=constraints(args, model, form, forced),
-                         prosody=model.prosody if args.rhyme is not None or args.tones else None,
-                         line_filter=model.line_filter if args.novel else None)  # both read on first use
+    wanted = constraints(args, model, form, forced)
+    decoder = poem_rules(model.vocab, form, constraints=wanted,  # prosody and the filter are read on first use
+                         prosody=model.prosody if wanted.needs_prosody else None,
+                         line_filter=model.line_filter if wanted.needs_line_filter else None)
     poems = generate_detailed(model.step, model.zero_state, model.vocab, form, args.n, decoder, sampling, seed)
     elapsed_ms = (time.perf_counter() - started) * 1000
     bad = [p["text"] for p in poems if not form.matches(p["text"])]

@@ -15,7 +15,7 @@ import numpy as np
 
 from poemnet.errors import UserError
 from poemnet.forms import COMMA, HANZI_RANGES, PERIOD
-from poemnet.novelty import candidate_hashes, completed_hashes, prefix_hashes
+from poemnet.novelty import completed_hashes, prefix_hashes
 
 
 @dataclass(frozen=True)
@@ -202,13 +202,11 @@ def novel_rule(form, classes, line_filter):
         line, col = divmod(position, form.line_len + 1)
         if col != form.line_len - 1 or line >= form.num_lines:
             return None
-        prefixes = classes.code_points[history[:, position - col:position]]
-        if within is None:
-            return ~line_filter.contains(*candidate_hashes(prefixes, classes.code_points)) | ~classes.hanzi[None, :]
         n, size = len(history), classes.size
-        flat = np.flatnonzero(np.broadcast_to(within & classes.hanzi, (n, size)))
+        checked = classes.hanzi if within is None else within & classes.hanzi
+        flat = np.flatnonzero(np.broadcast_to(checked, (n, size)))
         rows, cols = np.divmod(flat, size)
-        p1, p2 = prefix_hashes(prefixes)
+        p1, p2 = prefix_hashes(classes.code_points[history[:, position - col:position]])
         mask = np.ones(n * size, bool)
         mask[flat] = ~line_filter.contains(*completed_hashes((p1[rows], p2[rows]), classes.code_points[cols]))
         return mask.reshape(n, size)
@@ -234,21 +232,24 @@ def allowed_tokens(rules, position, history, size):
         mask = rule(position, history)
         if mask is not None:
             allowed = allowed & mask
-    masks = {name: None if getattr(rule, "narrows", False) else rule(position, history) for name, rule in rules.soft}
+    narrows = {name for name, rule in rules.soft if getattr(rule, "narrows", False)}
+    masks = {name: None if name in narrows else rule(position, history) for name, rule in rules.soft}
     # Where every rule together leaves each row a candidate, nothing is relaxed and the order does
     # not matter: the costly rules then check only what the others allow.
     together = allowed
-    for mask in masks.values():
-        together = together if mask is None else together & mask
+    for mask in masks.values():  # the narrowing rules' entries are None here
+        if mask is not None:
+            together = together & mask
     for name, rule in rules.soft:
-        if getattr(rule, "narrows", False):
+        if name in narrows:  # after the others, so that they check the fewest candidates
             mask = rule(position, history, together)
-            together = together if mask is None else together & mask
+            if mask is not None:
+                together = together & mask
     if together.any(axis=-1).all():
         return together, [[] for _ in range(len(history))]
     relaxed = [[] for _ in range(len(history))]
     for name, rule in reversed(rules.soft):
-        mask = rule(position, history) if getattr(rule, "narrows", False) else masks[name]
+        mask = rule(position, history) if name in narrows else masks[name]
         if mask is None:
             continue
         narrowed = allowed & mask

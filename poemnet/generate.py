@@ -21,6 +21,14 @@ class Constraints:
     no_repeat: bool = False
     novel: bool = False
 
+    @property
+    def needs_prosody(self):
+        return self.rhyme or self.tones
+
+    @property
+    def needs_line_filter(self):
+        return self.novel
+
 
 @dataclass
 class Decoder:
@@ -51,10 +59,10 @@ def poem_rules(vocab, form, first_chars=None, constraints=None, prosody=None, li
     forced = {line: vocab.index[ch] for line, ch in c.first_chars.items()}
     if forced:
         hard.append(line_start_rule(form, forced, len(vocab)))
-    if (c.rhyme or c.tones) and prosody is None:
+    if c.needs_prosody and prosody is None:
         raise UserError("this model file carries no prosody data (tones and rhyme groups): re-export it with this "
                         "version's export.py to use --rhyme or --tones")
-    if c.novel and line_filter is None:
+    if c.needs_line_filter and line_filter is None:
         raise UserError("this model file carries no corpus line filter: re-export it with this version's export.py to use --novel")
     decoder = Decoder(RuleSet(tuple(hard)), group_names=prosody.group_names if prosody else None)
     soft = []

@@ -39,13 +39,6 @@ def completed_hashes(prefix, code_points):
     return (prefix[0] * BASES[0] + code_points) % PRIME, (prefix[1] * BASES[1] + code_points) % PRIME
 
 
-def candidate_hashes(prefixes, code_points):
-    """Hashes of each row's prefix (code points [B, L]) completed by every candidate (code points
-    [V]): (h1, h2), [B, V] each."""
-    h1, h2 = prefix_hashes(prefixes)
-    return completed_hashes((h1[:, None], h2[:, None]), code_points[None, :])
-
-
 class LineFilter:
     def __init__(self, bits, num_bits, num_hashes, count):
         self.bits, self.m, self.k, self.count = bits, num_bits, num_hashes, count

@@ -61,15 +61,13 @@ def sample(logits, sampling, uniforms):
 def _sample_row(w, wanted, uniform):
     """The same choice as the batched path for one row: sort its candidates' weights (values only),
     read the nucleus edge off their running sum, keep the row's tokens above it in id order."""
-    ids = np.flatnonzero(w >= CUT)
-    cw = w[ids]
-    descending = np.sort(cw)[::-1]
-    running = np.cumsum(descending, dtype=np.float64)
-    if running[-1] < wanted:  # the candidates hold too little: every token is one
-        ids = np.flatnonzero(w > 0)
+    for cut in (CUT, np.float32(0)):  # if the candidates hold too little, every token is one
+        ids = np.flatnonzero(_candidates(w, cut))
         cw = w[ids]
         descending = np.sort(cw)[::-1]
         running = np.cumsum(descending, dtype=np.float64)
+        if running[-1] >= wanted:
+            break
     needed = max(1, int(np.searchsorted(running - descending, wanted)))  # predecessors' mass < wanted
     edge = descending[needed - 1]
     kept = cw > edge
@@ -79,12 +77,17 @@ def _sample_row(w, wanted, uniform):
     return ids[min(int(np.searchsorted(running, uniform * running[-1], side="right")), len(ids) - 1)]
 
 
+def _candidates(w, cut):
+    """bool: weight >= cut, or every token with weight (> 0) for cut 0."""
+    return w >= cut if cut > 0 else w > 0
+
+
 def _sample_candidates(w, wanted, uniforms, out, cut):
     """Sample each row among its candidates (weight >= cut; > 0 for cut 0) into `out`; returns the
     rows whose candidates weigh less than `wanted`, left unfilled. Candidates stay flat, in
     row-major (so token-id) order."""
     n, size = w.shape
-    flat = np.flatnonzero(w >= cut if cut > 0 else w > 0)
+    flat = np.flatnonzero(_candidates(w, cut))
     ends = np.searchsorted(flat, np.arange(1, n + 1) * size)
     counts = np.diff(ends, prepend=0)
     rows = np.repeat(np.arange(n), counts)
