@@ -25,7 +25,7 @@ test: install
 	$(PY) -m pytest -q
 
 demo: install
-	$(PY) -m poemnet.corpus stats
+	$(PY) -m poemnet.builders.corpus stats
 	$(PY) train_dist.py --config $(CONFIG) --resume auto
 	$(PY) export.py --artifact $(RUN_DIR)/final --quantize int8
 	$(PY) infer.py --model $(RUN_DIR)/poemnet.onnx --start 月 --n 3 --seed 1
@@ -54,7 +54,7 @@ inference-install-check:
 # How the shipped model was made (models/MODEL_CARD.md): build the full corpus, train, export, evaluate.
 release: install
 	test -f data/poems.jsonl.gz || (npm pack chinese-poetry@2.0.1 --pack-destination /tmp && \
-		$(PY) -m poemnet.corpus build --source /tmp/chinese-poetry-2.0.1.tgz --out data/poems.jsonl.gz)
+		$(PY) -m poemnet.builders.corpus build --source /tmp/chinese-poetry-2.0.1.tgz --out data/poems.jsonl.gz)
 	$(PY) train_dist.py --config configs/release.yaml --resume auto
 	$(PY) export.py --artifact runs/release/final --out runs/release/poemnet-release.onnx --quantize int8
 	$(PY) scripts/model_card.py --run-dir runs/release --model runs/release/poemnet-release-int8.onnx

@@ -7,7 +7,7 @@
 import argparse
 from pathlib import Path
 
-from poemnet.errors import UserError, run_cli
+from poemnet.common.errors import UserError, run_cli
 
 
 def main(argv=None):
@@ -17,23 +17,23 @@ def main(argv=None):
     parser.add_argument("--quantize", choices=["int8"], help="also write a dynamic-int8 copy, NAME-int8.onnx")
     parser.add_argument("--corpus", help="corpus whose lines --novel avoids (default: the one the artifact was trained on)")
     args = parser.parse_args(argv)
-    artifact = Path(args.artifact)
-    if not artifact.is_dir():
-        raise UserError(f"artifact folder {artifact} not found: train first (make demo) or pass --artifact")
-    out = Path(args.out) if args.out else artifact.parent / "poemnet.onnx"
+    artifact_dir = Path(args.artifact)
+    if not artifact_dir.is_dir():
+        raise UserError(f"artifact folder {artifact_dir} not found: train first (make demo) or pass --artifact")
+    out = Path(args.out) if args.out else artifact_dir.parent / "poemnet.onnx"
     if out.suffix != ".onnx":
         raise UserError(f"--out {out} must end in .onnx")
-    from poemnet import onnx_export  # torch loads slowly: only after the arguments are checked
-    from poemnet import corpus
-    model, vocab, metrics, sha, cfg = onnx_export.load_artifact(artifact)
-    source = args.corpus or cfg.data.corpus
+    from poemnet.common import corpus
+    from poemnet.training import artifact, onnx_export  # torch loads slowly: only after the arguments are checked
+    trained = artifact.read(artifact_dir)
+    source = args.corpus or trained.cfg.data.corpus
     try:
-        texts = [p.text for p in corpus.load(None if source == "embedded" else source)]
+        texts = [p.text for p in corpus.load(source)]
     except UserError as e:
         raise UserError(f"{e} (export reads the training corpus for the --novel line filter; pass --corpus PATH)")
-    props = onnx_export.metadata(model, vocab, metrics["forms"], metrics.get("script", "simplified"), sha, corpus_texts=texts,
-                                 training={"corpus": source, "val_fraction": cfg.data.val_fraction})
-    onnx_export.export(model, props, out)
+    props = onnx_export.metadata(trained.model, trained.vocab, trained.forms, trained.script, trained.weights_sha256,
+                                 corpus_texts=texts, training={"corpus": source, "val_fraction": trained.cfg.data.val_fraction})
+    onnx_export.export(trained.model, props, out)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
     if args.quantize:
         int8 = out.with_name(out.stem + "-int8.onnx")

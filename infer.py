@@ -7,20 +7,15 @@
     python infer.py --rhyme 东 --tones --template 平起首句入韵
 """
 import json
-import math
-import os
 import time
 from pathlib import Path
 
-from poemnet.sampling import Sampling
-from poemnet.errors import ArgumentParser, UserError, run_cli
-from poemnet.generate import Constraints, generate_detailed, poem_rules
-from poemnet.runtime import PoemModel
-from poemnet.script import to_model_char
+from poemnet.common.errors import ArgumentParser, UserError, run_cli
+from poemnet.generation.request import MAX_POEMS, Request, check_sampling, prepare, write
+from poemnet.generation.runtime import PoemModel
 
 ROOT = Path(__file__).resolve().parent
 RELEASE_MODEL = "models/poemnet-release-int8.onnx"  # beside infer.py
-MAX_POEMS = 1024
 MAX_THREADS = 256  # far more than a step can use; more makes onnxruntime spin up threads for minutes
 
 
@@ -48,47 +43,6 @@ def parse_args(argv):
     return p.parse_args(argv)
 
 
-def check_sampling(args):
-    if args.seed is not None and not 0 <= args.seed < 2**63:
-        raise UserError(f"--seed {args.seed} must be between 0 and 2**63 - 1")
-    if not 1 <= args.n <= MAX_POEMS:
-        raise UserError(f"--n {args.n} must be between 1 and {MAX_POEMS}")
-    if not (args.temperature > 0 and math.isfinite(args.temperature)):
-        raise UserError(f"--temperature {args.temperature} must be > 0 and finite (use --greedy for the likeliest poem)")
-    if not 0 < args.top_p <= 1:
-        raise UserError(f"--top-p {args.top_p} must be in (0, 1]")
-    if args.top_k is not None and args.top_k < 1:
-        raise UserError(f"--top-k {args.top_k} must be >= 1 (leave it out to sample among all characters)")
-    if not 0 <= args.threads <= MAX_THREADS:
-        raise UserError(f"--threads {args.threads} must be between 0 and {MAX_THREADS} (0 = up to 4)")
-    return Sampling(args.temperature, args.top_k or 0, args.top_p, args.greedy)
-
-
-def choose_form(model, name):
-    known = {f.name: f for f in model.forms}
-    if name is None:
-        return model.forms[0]
-    if name not in known:
-        raise UserError(f"--form {name} is not one this model was trained on: choose from {', '.join(known)}")
-    return known[name]
-
-
-def first_chars(model, form, start, acrostic):
-    """{line: character} forced by --start or --acrostic, converted to the model's script."""
-    if start and acrostic:
-        raise UserError("--start and --acrostic both choose the first character: pass one of them")
-    if start is not None:
-        if len(start) != 1:
-            raise UserError(f"--start takes one character, got {len(start)}: use --acrostic for one per line")
-        return {0: to_model_char(start, model.vocab, model.script, "--start character")}
-    if acrostic is not None:
-        if len(acrostic) != form.num_lines:
-            raise UserError(f"--acrostic needs {form.num_lines} characters for a {form.name} "
-                            f"({form.num_lines} lines), got {len(acrostic)}")
-        return {i: to_model_char(ch, model.vocab, model.script, "--acrostic character") for i, ch in enumerate(acrostic)}
-    return {}
-
-
 def default_model(root=ROOT):
     """(path, source): the newest model you exported under runs/, else the shipped release model."""
     exported = sorted((root / "runs").glob("*/poemnet*.onnx"), key=lambda p: p.stat().st_mtime)
@@ -97,41 +51,24 @@ def default_model(root=ROOT):
     return root / RELEASE_MODEL, "the shipped release model"
 
 
-def constraints(args, model, form, forced):
-    """The user's decoding options as Constraints, checked against what the model file carries."""
-    if args.template is not None and not args.tones:
-        raise UserError("--template chooses a 平仄 template: pass --tones with it")
-    group = None
-    if args.rhyme and model.prosody is not None:  # without prosody data poem_rules refuses --rhyme
-        from poemnet.prosody import group_id  # only for a named group: plain runs start faster
-        group = group_id(args.rhyme, model.prosody.group_names)
-        if group is None:
-            raise UserError(f"--rhyme {args.rhyme} is not a 平水韵 平 group: use one such as 东, 一东 or 下平声七阳")
-    return Constraints(first_chars=forced, rhyme=args.rhyme is not None, rhyme_group=group, tones=args.tones,
-                       template=args.template, no_repeat=args.no_repeat, novel=args.novel)
-
-
 def main(argv=None):
     args = parse_args(argv)
-    sampling = check_sampling(args)
+    if not 0 <= args.threads <= MAX_THREADS:
+        raise UserError(f"--threads {args.threads} must be between 0 and {MAX_THREADS} (0 = up to 4)")
+    options = {k: v for k, v in vars(args).items() if k not in ("model", "threads", "json")}
+    wanted = Request(**options)
+    check_sampling(wanted)  # before the model loads: a bad option is reported at once
     path, source = (args.model, "--model") if args.model else default_model()
     model = PoemModel(path, args.threads or None)
-    form = choose_form(model, args.form)
-    forced = first_chars(model, form, args.start, args.acrostic)
-    seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(4), "big") >> 1  # secrets costs its import at start-up
     started = time.perf_counter()
-    wanted = constraints(args, model, form, forced)
-    decoder = poem_rules(model.vocab, form, constraints=wanted,  # prosody and the filter are read on first use
-                         prosody=model.prosody if wanted.needs_prosody else None,
-                         line_filter=model.line_filter if wanted.needs_line_filter else None)
-    poems = generate_detailed(model.step, model.zero_state, model.vocab, form, args.n, decoder, sampling, seed)
+    prepared = prepare(model, wanted)
+    poems = write(model, prepared)
     elapsed_ms = (time.perf_counter() - started) * 1000
-    bad = [p["text"] for p in poems if not form.matches(p["text"])]
-    if bad:  # the layout rule makes this impossible; never print a malformed poem with exit 0
-        raise UserError(f"generation produced a malformed poem ({bad[0]!r}): the model file may be damaged; re-export it")
+    form = prepared.form
     if args.json:
-        print(json.dumps({"form": form.name, "seed": seed, "model": str(path), "model_source": source, "ms": round(elapsed_ms, 2),
-                          "poems": [{**p, "lines": form.lines(p["text"])} for p in poems]}, ensure_ascii=False))
+        print(json.dumps({"form": form.name, "seed": prepared.seed, "model": str(path), "model_source": source,
+                          "ms": round(elapsed_ms, 2), "poems": [{**p, "lines": form.lines(p["text"])} for p in poems]},
+                         ensure_ascii=False))
     else:
         print("\n\n".join("\n".join(form.lines(p["text"])) for p in poems))
     return 0

@@ -11,8 +11,8 @@ import argparse
 import os
 import sys
 
-from poemnet.config import load_config
-from poemnet.errors import run_cli
+from poemnet.training.config import load_config
+from poemnet.common.errors import run_cli
 
 
 def main(argv=None):
@@ -23,7 +23,7 @@ def main(argv=None):
     parser.add_argument("--stop-after", type=int, metavar="STEPS", help="checkpoint and stop after this many more steps")
     args = parser.parse_args(argv)
     cfg = load_config(args.config, args.set)
-    from poemnet.trainer import train  # after the config is checked: torch and accelerate load slowly
+    from poemnet.training.trainer import train  # after the config is checked: torch and accelerate load slowly
     train(cfg, resume=args.resume, stop_after=args.stop_after)
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         # Every file is written and every rank has passed the last barrier. Skip the interpreter's

@@ -19,10 +19,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from poemnet.config import load_config  # noqa: E402
-from poemnet.data import epoch_batches, inputs_and_targets, load_data, steps_per_epoch  # noqa: E402
-from poemnet.model import PoemLSTM  # noqa: E402
-from poemnet.trainer import lr_at, make_optimizer  # noqa: E402
+from poemnet.training.config import load_config  # noqa: E402
+from poemnet.training.batches import epoch_batches, inputs_and_targets, load_data, steps_per_epoch  # noqa: E402
+from poemnet.training.model import PoemLSTM  # noqa: E402
+from poemnet.training.trainer import lr_at, make_optimizer  # noqa: E402
 
 
 class BareLoop:
@@ -53,7 +53,7 @@ class BareLoop:
 
 def interleaved(config, precision, steps, warmup):
     """Median step time of Trainer.train_step and of BareLoop.step, alternating in this process."""
-    from poemnet.trainer import Trainer, make_accelerator
+    from poemnet.training.trainer import Trainer, make_accelerator
     cfg = load_config(config, [f"train.mixed_precision={precision}", "output.tensorboard=false"])
     trainer = Trainer(cfg, make_accelerator(cfg))
     bare = BareLoop(cfg, precision, trainer.data)

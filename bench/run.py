@@ -28,11 +28,11 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-import poemnet.generate  # noqa: E402
-from poemnet.forms import FORMS  # noqa: E402
-from poemnet.generate import Constraints, generate_detailed, poem_rules  # noqa: E402
-from poemnet.runtime import PoemModel  # noqa: E402
-from poemnet.sampling import Sampling  # noqa: E402
+import poemnet.generation.generate  # noqa: E402
+from poemnet.common.forms import FORMS  # noqa: E402
+from poemnet.generation.generate import Constraints, generate_detailed, poem_rules  # noqa: E402
+from poemnet.generation.runtime import PoemModel  # noqa: E402
+from poemnet.generation.sampling import Sampling  # noqa: E402
 
 FORM = FORMS["五绝"]
 STEPS = FORM.length + 1  # <bos>, the form token, then every position but the last
@@ -86,11 +86,11 @@ def where_the_time_goes(model, batch, decoder, repeats):
             spent[part] += time.perf_counter() - started
             return result
         return wrapper
-    originals = {name: getattr(poemnet.generate, name) for name in ("allowed_tokens", "mask_logits", "sample")}
+    originals = {name: getattr(poemnet.generation.generate, name) for name in ("allowed_tokens", "mask_logits", "sample")}
     parts = {"allowed_tokens": "rules", "mask_logits": "rules", "sample": "sampling"}
     try:
         for name, fn in originals.items():
-            setattr(poemnet.generate, name, timed(fn, parts[name]))
+            setattr(poemnet.generation.generate, name, timed(fn, parts[name]))
         started = time.perf_counter()
         for seed in range(repeats):
             generate_detailed(timed(model.step, "model"), model.zero_state, model.vocab, FORM, batch, decoder,
@@ -98,16 +98,16 @@ def where_the_time_goes(model, batch, decoder, repeats):
         total = time.perf_counter() - started
     finally:
         for name, fn in originals.items():
-            setattr(poemnet.generate, name, fn)
+            setattr(poemnet.generation.generate, name, fn)
     result = {part: seconds * 1000 / repeats for part, seconds in spent.items()}
     return {**result, "loop": total * 1000 / repeats - sum(result.values())}
 
 
 def int8_agreement(model_dir, max_poems=200):
     """Share of validation positions where int8 and fp32 pick the same likeliest token (teacher forcing)."""
-    from poemnet.config import load_config
-    from poemnet.data import load_data
-    from poemnet.runtime import top1_agreement
+    from poemnet.training.config import load_config
+    from poemnet.training.batches import load_data
+    from poemnet.generation.runtime import top1_agreement
     fp32, int8 = (PoemModel(p) for p in model_files(model_dir))
     val = load_data(load_config(model_dir / "final" / "config.yaml").data).val
     counts = [top1_agreement(fp32, int8, tokens[:max_poems].numpy()) for tokens in val.values()]
@@ -115,9 +115,10 @@ def int8_agreement(model_dir, max_poems=200):
 
 
 def torch_rows(model_dir, repeats):
-    from poemnet.model import numpy_step_fn
-    from poemnet.onnx_export import load_artifact
-    model, vocab, *_ = load_artifact(model_dir / "final")
+    from poemnet.training.model import numpy_step_fn
+    from poemnet.training import artifact
+    trained = artifact.read(model_dir / "final")
+    model, vocab = trained.model, trained.vocab
     step_fn, zero_state = numpy_step_fn(model)
     rows = []
     for batch in (1, 64):

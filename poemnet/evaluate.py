@@ -14,12 +14,12 @@ import json
 import time
 from pathlib import Path
 
-from poemnet import corpus, prosody
-from poemnet.sampling import Sampling
-from poemnet.errors import UserError, run_cli
-from poemnet.forms import FORMS
-from poemnet.io import write_text_atomic
-from poemnet.novelty import corpus_lines
+from poemnet.common import corpus, prosody
+from poemnet.generation.sampling import Sampling
+from poemnet.common.errors import UserError, run_cli
+from poemnet.common.forms import FORMS
+from poemnet.common.atomic import write_text_atomic
+from poemnet.generation.line_filter import corpus_lines
 
 PRESETS = {"plain": {}, "rhyme": {"rhyme": True}, "tones": {"tones": True}, "rhyme+tones": {"rhyme": True, "tones": True},
            "all": {"rhyme": True, "tones": True, "no_repeat": True, "novel": True}}
@@ -75,7 +75,7 @@ def _chars(text, form):
 
 def generated_rows(model, forms, presets, n, seed, sampling, corpus_line_set):
     """One row per form and preset: metrics of n poems generated with the preset's constraints."""
-    from poemnet.generate import Constraints, generate_detailed, poem_rules
+    from poemnet.generation.generate import Constraints, generate_detailed, poem_rules
     rows = []
     for form in forms:
         for preset in presets:
@@ -103,28 +103,16 @@ def reference_rows(forms, poems, val_fraction, script, limit):
     return rows
 
 
-def validation_perplexity(artifact):
+def validation_perplexity(artifact_dir):
     """Per-form validation loss and perplexity of a training artifact, with torch (imported here only)."""
     import math
-    import torch
-    import torch.nn.functional as F
-    from poemnet.data import inputs_and_targets, load_data
-    from poemnet.onnx_export import load_artifact
-    model, _vocab, _metrics, _sha, cfg = load_artifact(artifact)
-    data = load_data(cfg.data)
-    result = {}
-    with torch.inference_mode():
-        for form in [f for f in FORMS if f in data.val]:
-            tokens = data.val[form]
-            total = count = 0.0
-            for chunk in tokens.split(256):
-                inputs, targets = inputs_and_targets(chunk)
-                logits = model(inputs)
-                total += F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-100,
-                                         reduction="sum").item()
-                count += (targets != -100).sum().item()
-            result[form] = {"val_loss": total / count, "val_ppl": math.exp(total / count)}
-    return result
+
+    from poemnet.training import artifact
+    from poemnet.training.batches import load_data, loss_sums
+    trained = artifact.read(artifact_dir)
+    sums = loss_sums(trained.model, load_data(trained.cfg.data).val, "cpu")
+    return {form: {"val_loss": total / count, "val_ppl": math.exp(total / count)}
+            for form in FORMS if form in sums for total, count in [sums[form]]}
 
 
 COLUMNS = [("form", "form", "{}"), ("preset", "decoding", "{}"), ("format_valid", "format", "{:.1%}"),
@@ -141,7 +129,7 @@ def table(rows):
 
 
 def main(argv=None):
-    from poemnet.errors import ArgumentParser
+    from poemnet.common.errors import ArgumentParser
     parser = ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", required=True, help="ONNX file from export.py")
     parser.add_argument("--artifact", help="its training artifact (final/), for the validation perplexity (needs torch)")
@@ -154,7 +142,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if not 1 <= args.n <= 4096:
         raise UserError(f"--n {args.n} must be between 1 and 4096")
-    from poemnet.runtime import PoemModel
+    from poemnet.generation.runtime import PoemModel
     model = PoemModel(args.model)
     known = {f.name: f for f in model.forms}
     unknown = [f for f in args.forms or [] if f not in known]
@@ -162,8 +150,7 @@ def main(argv=None):
         raise UserError(f"--forms {unknown[0]} is not a form of this model: choose from {', '.join(known)}")
     forms = [known[f] for f in args.forms] if args.forms else model.forms
     training = json.loads(model.props.get("training", "{}"))
-    corpus_path = None if training.get("corpus", "embedded") == "embedded" else training["corpus"]
-    all_poems = corpus.load(corpus_path)
+    all_poems = corpus.load(training.get("corpus"))
     rows = generated_rows(model, forms, args.presets, args.n, args.seed, Sampling(temperature=0.8, top_p=0.9),
                           set(corpus_lines(p.text for p in all_poems)))
     if args.reference:

@@ -70,7 +70,7 @@ def main():
         "## How it was made", "",
         "```", "make release   # = the commands below",
         "npm pack chinese-poetry@2.0.1",
-        "python -m poemnet.corpus build --source chinese-poetry-2.0.1.tgz --out data/poems.jsonl.gz",
+        "python -m poemnet.builders.corpus build --source chinese-poetry-2.0.1.tgz --out data/poems.jsonl.gz",
         "python train_dist.py --config configs/release.yaml --resume auto",
         "python export.py --artifact runs/release/final --out runs/release/poemnet-release.onnx --quantize int8",
         f"python scripts/model_card.py --run-dir runs/release --model runs/release/poemnet-release-int8.onnx", "```", "",

@@ -29,8 +29,8 @@ def assert_clean_error(result, *fragments):
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory):
     """The tiny config trained once for the session: (run dir, final artifact dir)."""
-    from poemnet.config import load_config
-    from poemnet.trainer import train
+    from poemnet.training.config import load_config
+    from poemnet.training.trainer import train
     run_dir = tmp_path_factory.mktemp("tiny_run")
     cfg = load_config(ROOT / "configs" / "tiny.yaml", [f"output.dir={run_dir}", "train.max_steps=120", "train.num_samples=0"])
     final = train(cfg)
@@ -51,10 +51,11 @@ def all_forms_onnx(tmp_path_factory):
     """Random weights with a vocabulary from the embedded corpus, declared to know all four forms:
     the format rules do not depend on training, so this checks every form's layout."""
     import torch
-    from poemnet import corpus, onnx_export
-    from poemnet.forms import FORMS
-    from poemnet.model import PoemLSTM
-    from poemnet.vocab import Vocab
+    from poemnet.common import corpus
+    from poemnet.training import onnx_export
+    from poemnet.common.forms import FORMS
+    from poemnet.training.model import PoemLSTM
+    from poemnet.common.vocab import Vocab
     torch.manual_seed(3)
     texts = [p.text for p in corpus.load()]
     vocab = Vocab.build(texts, min_count=50)

@@ -3,8 +3,8 @@ the shared folder); every rank must stop promptly with the same one-line error."
 import os
 import sys
 
-from poemnet import checkpoint
-from poemnet.errors import UserError, run_cli
+from poemnet.training import checkpoint
+from poemnet.common.errors import UserError, run_cli
 
 real_read = checkpoint.read
 

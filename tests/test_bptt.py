@@ -1,9 +1,13 @@
 """Hand-written BPTT against torch autograd in float64, and a finite-difference check."""
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 
-from poemnet.bptt import bptt, bptt_double_sum, deltas, forward, grad_U_forward
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "docs"))  # the teaching code lives beside its notes
+from bptt import bptt, bptt_double_sum, deltas, forward, grad_U_forward  # noqa: E402
 
 TORCH_F = {"tanh": torch.tanh, "logistic": torch.sigmoid}
 

@@ -4,8 +4,9 @@ import tarfile
 import pytest
 
 from conftest import ROOT, assert_clean_error, run_script
-from poemnet import corpus
-from poemnet.forms import FORMS
+from poemnet.builders import corpus as builder
+from poemnet.common import corpus
+from poemnet.common.forms import FORMS
 
 POEMS = {  # one of each form, written in traditional characters
     "五绝": ["床前明月光，疑是地上霜。", "舉頭望明月，低頭思故鄉。"],
@@ -33,7 +34,7 @@ def write_fixture(root):
 
 
 def test_builder_keeps_regulated_poems_converts_and_dedupes(tmp_path):
-    poems, report = corpus.build(write_fixture(tmp_path / "pkg"))
+    poems, report = builder.build(write_fixture(tmp_path / "pkg"))
     assert sorted(p.form for p in poems) == sorted(["五绝", "七绝", "五律", "七律", "五绝"])
     assert report["duplicates"] == 1 and report["malformed records"] == 2 and report["not regulated verse"] == 1
     quatrain = next(p for p in poems if p.title == "五绝")
@@ -43,7 +44,7 @@ def test_builder_keeps_regulated_poems_converts_and_dedupes(tmp_path):
 
 
 def test_builder_traditional_script_keeps_original_characters(tmp_path):
-    poems, _ = corpus.build(write_fixture(tmp_path / "pkg"), script="traditional")
+    poems, _ = builder.build(write_fixture(tmp_path / "pkg"), script="traditional")
     assert any("舉頭望明月" in p.text for p in poems)
 
 
@@ -53,7 +54,7 @@ def test_builder_cli_reads_tgz_and_writes_corpus_and_stats(tmp_path):
     with tarfile.open(tgz, "w:gz") as tar:
         tar.add(tmp_path / "package", arcname="package")
     out = tmp_path / "out.jsonl.gz"
-    result = run_script("-m", "poemnet.corpus", "build", "--source", tgz, "--out", out, "--forms", "五绝", "七律")
+    result = run_script("-m", "poemnet.builders.corpus", "build", "--source", tgz, "--out", out, "--forms", "五绝", "七律")
     assert result.returncode == 0, result.stderr
     loaded = corpus.load(out)
     assert sorted(p.form for p in loaded) == ["七律", "五绝", "五绝"]
@@ -64,13 +65,13 @@ def test_builder_cli_reads_tgz_and_writes_corpus_and_stats(tmp_path):
 def test_builder_names_a_broken_file(tmp_path, content, fragment):
     root = write_fixture(tmp_path / "pkg")
     (root / "dist" / "quantangshi" / "poet.song.2000.json").write_bytes(content)
-    result = run_script("-m", "poemnet.corpus", "build", "--source", root, "--out", tmp_path / "o.jsonl")
+    result = run_script("-m", "poemnet.builders.corpus", "build", "--source", root, "--out", tmp_path / "o.jsonl")
     assert_clean_error(result, "poet.song.2000.json", fragment)
     assert not (tmp_path / "o.jsonl").exists()
 
 
 def test_builder_reports_a_missing_folder(tmp_path):
-    result = run_script("-m", "poemnet.corpus", "build", "--source", tmp_path / "nope", "--out", tmp_path / "o.jsonl")
+    result = run_script("-m", "poemnet.builders.corpus", "build", "--source", tmp_path / "nope", "--out", tmp_path / "o.jsonl")
     assert_clean_error(result, "does not exist")
 
 
@@ -87,6 +88,6 @@ def test_embedded_corpus_matches_the_builders_report():
 def test_the_corpus_script_comes_from_the_builders_report(tmp_path):
     write_fixture(tmp_path / "pkg")
     out = tmp_path / "trad.jsonl"
-    result = run_script("-m", "poemnet.corpus", "build", "--source", tmp_path / "pkg", "--out", out, "--script", "traditional")
+    result = run_script("-m", "poemnet.builders.corpus", "build", "--source", tmp_path / "pkg", "--out", out, "--script", "traditional")
     assert result.returncode == 0, result.stderr
     assert corpus.script_of(out) == "traditional" and corpus.script_of() == "simplified"

@@ -1,9 +1,9 @@
 import numpy as np
 
-from poemnet.decoding import RuleSet, TokenClasses, allowed_tokens, format_rule, line_start_rule, mask_logits, no_repeat_rule
-from poemnet.sampling import Sampling, sample
-from poemnet.forms import FORMS
-from poemnet.vocab import Vocab
+from poemnet.generation.rules import RuleSet, TokenClasses, allowed_tokens, format_rule, line_start_rule, mask_logits, no_repeat_rule
+from poemnet.generation.sampling import Sampling, sample
+from poemnet.common.forms import FORMS
+from poemnet.common.vocab import Vocab
 
 VOCAB = Vocab.build(["床前明月光，疑是地上霜。举头望明月，低头思故乡。"])
 

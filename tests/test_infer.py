@@ -4,7 +4,7 @@ import onnx
 import pytest
 
 from conftest import ROOT, assert_clean_error, run_script
-from poemnet.forms import FORMS
+from poemnet.common.forms import FORMS
 
 NO_TORCH = ("import sys, runpy; sys.modules['torch'] = None; sys.argv = ['infer.py'] + sys.argv[1:]; "
             "runpy.run_path('infer.py', run_name='__main__')")
@@ -106,18 +106,56 @@ def with_metadata(src, dst, **changes):
     return dst
 
 
-@pytest.mark.parametrize("changes, options, fragment", [
-    ({"vocab": "[not json"}, [], "damaged PoemNet metadata (JSONDecodeError"),
-    ({"vocab": "[]"}, [], "damaged PoemNet metadata (ValueError: vocabulary must start with"),
-    ({"forms": '["宋词"]'}, [], "forms ['宋词'] are not all among"),
-    ({"hidden_dim": "48"}, [], "metadata says h is [2, None, 48] but the graph has"),
-    ({"prosody": "{}"}, ["--rhyme"], "damaged PoemNet metadata (KeyError"),  # read when a rule needs it
-    ({"prosody": "{}"}, ["--tones"], "damaged PoemNet metadata (KeyError"),
-    ({"novel_bloom": "AAAA"}, [], "the line filter's bits do not match its size"),  # its size is checked at load
-])
-def test_damaged_metadata_gives_one_line_errors(tmp_path, tiny_onnx, changes, options, fragment):
-    path = with_metadata(tiny_onnx[0], tmp_path / "damaged.onnx", **changes)
-    assert_clean_error(infer("--model", path, *options), fragment)
+def edited(path, key, edit):
+    """The JSON metadata field `key` of a model file, changed by edit(value) and re-serialised."""
+    props = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
+    value = json.loads(props[key])
+    edit(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def set_key(key, value):
+    return lambda d: d.__setitem__(key, value)
+
+
+def del_key(key):
+    return lambda d: d.pop(key)
+
+
+# Every field a rule reads is checked before that rule runs: (field, edit or new text, options, message)
+DAMAGE = [
+    ("vocab", "[not json", [], "vocab is not JSON"),
+    ("vocab", "[]", [], "vocabulary must start with"),
+    ("forms", '["宋词"]', [], "are not a list of the known forms"),
+    ("hidden_dim", "48", [], "it says h is [2, None, 48] but the graph has"),
+    ("num_layers", "two", [], "num_layers must be a positive integer"),
+    ("script", "latin", [], "neither simplified nor traditional"),
+    ("prosody", "{}", ["--rhyme"], "prosody.tones must be"),
+    ("prosody", "{}", ["--tones"], "prosody.tones must be"),
+    ("prosody", set_key("ping_groups", [[0]]), ["--rhyme"], "must list the groups of all"),
+    ("prosody", set_key("group_names", ["一东"]), ["--rhyme"], "not a list of group ids below 1"),
+    ("prosody", set_key("templates", {}), ["--tones"], "has no templates for 五绝"),
+    ("prosody", lambda d: d["templates"]["五绝"][0]["lines"].__setitem__(0, "平仄"), ["--tones"],
+     "template line must be 5 of"),
+    ("novel_bloom", "AAAA", ["--novel"], "novel_bloom holds 3 bytes"),
+    ("novel_bloom", lambda b: "!!!!" + b[4:], ["--novel"], "novel_bloom is not base64"),
+    ("novel", del_key("num_hashes"), ["--novel"], "novel.num_hashes must be a positive integer"),
+    ("novel", set_key("num_hashes", "7"), ["--novel"], "novel.num_hashes must be a positive integer"),
+    ("novel", set_key("num_hashes", 0), ["--novel"], "novel.num_hashes must be a positive integer"),
+    ("novel", set_key("num_bits", 0), ["--novel"], "novel.num_bits must be a positive integer"),
+]
+
+
+@pytest.mark.parametrize("key, change, options, fragment", DAMAGE)
+def test_damaged_metadata_gives_one_line_errors(tmp_path, tiny_onnx, key, change, options, fragment):
+    if callable(change):
+        if key == "novel_bloom":
+            props = {p.key: p.value for p in onnx.load(str(tiny_onnx[0])).metadata_props}
+            change = change(props[key])
+        else:
+            change = edited(tiny_onnx[0], key, change)
+    path = with_metadata(tiny_onnx[0], tmp_path / "damaged.onnx", **{key: change})
+    assert_clean_error(infer("--model", path, *options), "damaged PoemNet metadata", fragment)
 
 
 def test_a_config_that_is_not_utf8_is_a_one_line_error(tmp_path):
@@ -146,9 +184,9 @@ def test_export_errors_are_one_line(tmp_path):
 
 def test_a_simplified_start_character_is_mapped_for_a_traditional_model(tmp_path):
     import torch
-    from poemnet import onnx_export
-    from poemnet.model import PoemLSTM
-    from poemnet.vocab import Vocab
+    from poemnet.training import onnx_export
+    from poemnet.training.model import PoemLSTM
+    from poemnet.common.vocab import Vocab
     vocab = Vocab.build(["風吹雲動，月照山明。"])
     model = PoemLSTM(len(vocab), 8, 8).eval()
     path = tmp_path / "traditional.onnx"

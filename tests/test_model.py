@@ -1,6 +1,6 @@
 import torch
 
-from poemnet.model import PoemLSTM
+from poemnet.training.model import PoemLSTM
 
 
 def test_step_over_a_sequence_equals_forward():

@@ -4,23 +4,23 @@ import onnx
 import pytest
 import torch
 
-from poemnet import onnx_export
-from poemnet.data import load_data
-from poemnet.config import load_config
-from poemnet.sampling import Sampling
-from poemnet.forms import FORMS
-from poemnet.generate import generate, poem_rules
-from poemnet.model import PoemLSTM, numpy_step_fn
-from poemnet.runtime import PoemModel, top1_agreement
+from poemnet.training import artifact, onnx_export
+from poemnet.training.batches import load_data
+from poemnet.training.config import load_config
+from poemnet.generation.sampling import Sampling
+from poemnet.common.forms import FORMS
+from poemnet.generation.generate import generate, poem_rules
+from poemnet.training.model import PoemLSTM, numpy_step_fn
+from poemnet.generation.runtime import PoemModel, top1_agreement
 
 
 def models(kind, tiny_onnx, tmp_path):
     """(torch model, onnx PoemModel) for the trained tiny model or fresh random weights."""
     if kind == "trained":
-        model, vocab, *_ = onnx_export.load_artifact(tiny_onnx[2])
-        return model, PoemModel(tiny_onnx[0])
+        return artifact.read(tiny_onnx[2]).model, PoemModel(tiny_onnx[0])
     torch.manual_seed(11)
-    model, vocab, *_ = onnx_export.load_artifact(tiny_onnx[2])
+    trained = artifact.read(tiny_onnx[2])
+    model, vocab = trained.model, trained.vocab
     random = PoemLSTM(len(vocab), model.embed.embedding_dim, model.hidden_dim).eval()
     path = tmp_path / "random.onnx"
     onnx_export.export(random, onnx_export.metadata(random, vocab, ["五绝"], "simplified", "0" * 64), path)

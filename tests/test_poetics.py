@@ -7,13 +7,15 @@ import onnx
 import pytest
 
 from conftest import assert_clean_error, run_script
-from poemnet import corpus, prosody
-from poemnet.sampling import Sampling
+from poemnet.common import corpus, prosody
+from poemnet.generation.sampling import Sampling
 from poemnet.evaluate import matching_templates, metrics, rhymes
-from poemnet.forms import FORMS
-from poemnet.generate import Constraints, generate_detailed, poem_rules
-from poemnet.novelty import LineFilter, corpus_lines, line_hashes
-from poemnet.runtime import PoemModel
+from poemnet.common.forms import FORMS
+from poemnet.generation.generate import Constraints, generate_detailed, poem_rules
+from poemnet.generation.line_filter import LineFilter, corpus_lines, line_hashes
+from poemnet.common.vocab import Vocab
+from poemnet.generation import model_file
+from poemnet.generation.runtime import PoemModel
 
 JINGYESI = "床前明月光，疑是地上霜。举头望明月，低头思故乡。"
 DENG_GUANQUE_LOU = "白日依山尽，黄河入海流。欲穷千里目，更上一层楼。"
@@ -69,9 +71,11 @@ def test_the_line_filter_holds_every_line_and_few_others():
     assert all(line in line_filter for line in lines)
     others = sum(f"x{i:06d}" in line_filter for i in range(20000)) / 20000
     assert others < 0.02, others
-    params, bits = line_filter.to_metadata()
-    again = LineFilter.from_metadata(json.loads(json.dumps(params)), bits)
-    assert "0001234" in again and params["expected_fpr"] < 0.011
+    vocab = Vocab.build(["明月，光。"])
+    props = model_file.metadata_props(vocab=vocab, forms=["五绝"], script="simplified", num_layers=1, hidden_dim=1,
+                                      embedding_dim=1, weights_sha256="0", line_filter=line_filter)
+    again = model_file.read_metadata(props).line_filter()
+    assert "0001234" in again and json.loads(props["novel"])["expected_fpr"] < 0.011
     assert max(line_hashes("𬬻" * 9)) < 2**31 - 1  # extension-plane code points stay in range
 
 
@@ -144,7 +148,7 @@ def test_an_impossible_combination_relaxes_in_order_and_reports_it(all_forms_onn
 
 
 def test_greedy_with_every_rule_is_identical_through_torch_and_onnxruntime(all_forms_onnx):
-    from poemnet.model import numpy_step_fn
+    from poemnet.training.model import numpy_step_fn
     path, torch_model, _vocab = all_forms_onnx
     model = PoemModel(path)
     for form in FORMS.values():

@@ -8,8 +8,8 @@ import pytest
 
 from conftest import ROOT, run_script
 from poemnet.evaluate import matching_templates, rhymes
-from poemnet.forms import FORMS
-from poemnet.runtime import PoemModel
+from poemnet.common.forms import FORMS
+from poemnet.generation.runtime import PoemModel
 
 SHIPPED = ROOT / "models" / "poemnet-release-int8.onnx"
 

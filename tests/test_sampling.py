@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 
-from poemnet.forms import FORMS
-from poemnet.generate import Constraints, generate_detailed, poem_rules
-from poemnet.runtime import PoemModel
-from poemnet.sampling import Sampling, sample
+from poemnet.common.forms import FORMS
+from poemnet.generation.generate import Constraints, generate_detailed, poem_rules
+from poemnet.generation.runtime import PoemModel
+from poemnet.generation.sampling import Sampling, sample
 
 
 def reference(logits, sampling, u):
@@ -63,11 +63,11 @@ def test_poem_i_does_not_depend_on_the_batch_size(all_forms_onnx):
 def test_generated_poems_are_the_ones_the_textbook_sampler_gives(all_forms_onnx, monkeypatch, constraints):
     """Whole poems from a trained model's real (broad) distributions: the fast sampler against the
     reference plugged into the same generation loop, seed for seed."""
-    import poemnet.generate
+    import poemnet.generation.generate
     model, form = PoemModel(all_forms_onnx[0]), FORMS["五律"]
     decoder = poem_rules(model.vocab, form, constraints=constraints, prosody=model.prosody, line_filter=model.line_filter)
     run = lambda seed: generate_detailed(model.step, model.zero_state, model.vocab, form, 6, decoder, Sampling(0.8, 0, 0.9), seed)  # noqa: E731
     fast = [run(seed) for seed in range(3)]
-    monkeypatch.setattr(poemnet.generate, "sample", lambda logits, sampling, uniforms: np.array(
+    monkeypatch.setattr(poemnet.generation.generate, "sample", lambda logits, sampling, uniforms: np.array(
         [reference(row, sampling, u) for row, u in zip(logits, uniforms)]))
     assert fast == [run(seed) for seed in range(3)]

@@ -3,10 +3,10 @@ import json
 import torch
 
 from conftest import run_script
-from poemnet import corpus
-from poemnet.corpus import is_validation, split
-from poemnet.data import epoch_batches, rank_slice
-from poemnet.vocab import BOS, EOS, UNK, Vocab
+from poemnet.common import corpus
+from poemnet.common.corpus import is_validation, split
+from poemnet.training.batches import epoch_batches, rank_slice
+from poemnet.common.vocab import BOS, EOS, UNK, Vocab
 
 
 def test_vocab_orders_by_frequency_then_code_point_and_round_trips(tmp_path):
@@ -28,7 +28,7 @@ def test_vocab_maps_rare_and_unknown_characters_to_unk():
     assert vocab.tokens[vocab.unk_id] == UNK
 
 
-SPLIT_SCRIPT = "import json; from poemnet import corpus, data; p = corpus.load()[:2000]; " \
+SPLIT_SCRIPT = "import json; from poemnet.common import corpus; from poemnet.training import batches as data; p = corpus.load()[:2000]; " \
                "print(json.dumps([x.text for x in data.split(p, 0.05)[1]], ensure_ascii=False))"
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from conftest import ROOT, run_script
 from poemnet.evaluate import matching_templates, rhymes
-from poemnet.forms import FORMS
+from poemnet.common.forms import FORMS
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHIPPED = ROOT / "models" / "poemnet-release-int8.onnx"

@@ -14,23 +14,23 @@ from pathlib import Path
 
 import onnxruntime as ort
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # poemnet from the clone, installed or not
+from poemnet.common.errors import UserError  # noqa: E402
+from poemnet.generation import model_file  # noqa: E402
+
 WEB = Path(__file__).resolve().parent
 ROOT = WEB.parent
 ORT_FILES = ["ort.wasm.min.js", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm"]
-JSON_PROPS = ("vocab", "forms", "prosody", "novel")
 
 
 def metadata(model):
+    """model.json: the model file's metadata, read and checked by poemnet's own reader."""
     props = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"]).get_modelmeta().custom_metadata_map
-    if "poemnet_format" not in props:
-        sys.exit(f"error: {model} is not a PoemNet model: export one with export.py")
-    meta = {"file": "poemnet.onnx", "num_layers": int(props["num_layers"]), "hidden_dim": int(props["hidden_dim"])}
-    for key in JSON_PROPS:
-        if key in props:
-            meta[key] = json.loads(props[key])
-    if "novel_bloom" in props:
-        meta["novel_bloom"] = props["novel_bloom"]
-    return meta
+    model_file.check_format(props, model)
+    try:
+        return model_file.web_metadata(props)
+    except model_file.DamagedModel as e:
+        raise model_file.damaged(model, e)
 
 
 def main():
@@ -60,4 +60,7 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except UserError as e:
+        sys.exit(f"error: {e}")

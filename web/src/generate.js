@@ -1,4 +1,4 @@
-// The generation loop of poemnet/generate.py, one poem at a time, with the same rules in the same order.
+// The generation loop of poemnet/generation/generate.py, one poem at a time, with the same rules in the same order.
 import { RhymeGroupRule, TemplateRule, allowedTokens, formatRule, lineStartRule, noRepeatRule, novelRule,
          rhymeRule } from './rules.js';
 import { mulberry32, sample } from './sampling.js';

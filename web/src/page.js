@@ -2,7 +2,7 @@
 // Contract for scripts and tests: ?form=&start=&acrostic=&rhyme=&tones=1&seed=&greedy=1&n=&auto=1
 // (also no_repeat=1, novel=1, temperature=); when done, body[data-state] is "done", or "error"
 // with the message in #error; each child of #poems holds one poem's text.
-import { PoemModel } from './model.js';
+import { PoemModel } from './runtime.js';
 import { UserError, generate, groupId, poemRules } from './generate.js';
 
 const $ = (selector) => document.querySelector(selector);

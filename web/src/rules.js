@@ -1,8 +1,8 @@
-// The decoding rules of poemnet/decoding.py, name for name, for one poem at a time.
+// The decoding rules of poemnet/generation/rules.py, name for name, for one poem at a time.
 // A rule is rule(position, history) -> Uint8Array mask over the vocabulary, or null (allows all).
 // The hard rules always hold; the soft ones give way, last-to-relax applied first, only where
 // they would leave no candidate, and each relaxation is reported.
-import { lineHashes, BASES, PRIME } from './novelty.js';
+import { lineHashes, BASES, PRIME } from './line_filter.js';
 
 export const COMMA = '，', PERIOD = '。';
 

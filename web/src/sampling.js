@@ -1,4 +1,4 @@
-// Sampling of poemnet/sampling.py for one row: greedy (the first likeliest token), or temperature
+// Sampling of poemnet/generation/sampling.py for one row: greedy (the first likeliest token), or temperature
 // then top-p (the fewest likeliest tokens, ties to the lower id), picking by inverse CDF over the
 // nucleus in token-id order.
 // The page draws its uniforms from mulberry32, not numpy's PCG64, so sampled poems differ from

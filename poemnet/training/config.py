@@ -9,13 +9,13 @@ from pathlib import Path
 
 import yaml
 
-from poemnet.errors import UserError
-from poemnet.forms import FORMS
+from poemnet.common.errors import UserError
+from poemnet.common.forms import FORMS
 
 
 @dataclass
 class DataConfig:
-    corpus: str = "embedded"  # "embedded" (the packaged 五绝 corpus) or a file from `poemnet.corpus build`
+    corpus: str = "embedded"  # "embedded" (the packaged 五绝 corpus) or a file from `poemnet.builders.corpus build`
     forms: list = field(default_factory=list)  # forms to train on; empty = every form in the corpus
     min_count: int = 2  # characters seen fewer times become <unk>
     val_fraction: float = 0.05  # share of poems (chosen by a hash of the text) held out for validation
@@ -58,6 +58,7 @@ class TrainConfig:
     ckpt_every: int = 200  # optimizer steps between checkpoints (and at the end)
     keep_last: int = 2  # checkpoints kept on disk
     num_samples: int = 2  # poems printed at each validation
+    dist_timeout_s: int = 600  # a collective or rendezvous that waits longer ends the run with an error
 
     def validate(self):
         _check(self.batch_size >= 1 and self.grad_accum_steps >= 1, "train.batch_size and grad_accum_steps must be >= 1")
@@ -67,6 +68,8 @@ class TrainConfig:
         _check(self.mixed_precision in (None, "no", "bf16", "fp16"), "train.mixed_precision must be no, bf16, fp16 or null")
         _check(min(self.log_every, self.eval_every, self.ckpt_every, self.keep_last) >= 1, "train.log_every, eval_every, ckpt_every and keep_last must be >= 1")
         _check(self.num_samples >= 0, "train.num_samples must be >= 0")
+        _check(0 <= self.seed < 2**32, "train.seed must be in [0, 2**32)")
+        _check(self.dist_timeout_s >= 1, "train.dist_timeout_s must be >= 1")
 
 
 @dataclass
@@ -180,5 +183,5 @@ def flatten(config):
 
 
 def save_config(config, path):
-    from poemnet.io import write_text_atomic
+    from poemnet.common.atomic import write_text_atomic
     write_text_atomic(path, yaml.safe_dump(to_dict(config), allow_unicode=True, sort_keys=False))

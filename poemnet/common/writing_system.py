@@ -1,8 +1,8 @@
 """Map a character into the model's script (simplified or traditional) with OpenCC."""
 from functools import lru_cache
 
-from poemnet.errors import UserError
-from poemnet.forms import is_hanzi
+from poemnet.common.errors import UserError
+from poemnet.common.forms import is_hanzi
 
 
 @lru_cache(maxsize=None)

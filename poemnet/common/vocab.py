@@ -2,7 +2,7 @@
 import json
 from collections import Counter
 
-from poemnet.forms import FORMS
+from poemnet.common.forms import FORMS
 
 PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
 SPECIALS = (PAD, BOS, EOS, UNK)
@@ -59,7 +59,7 @@ class Vocab:
         return cls(json.loads(text)["tokens"])
 
     def save(self, path):
-        from poemnet.io import write_text_atomic
+        from poemnet.common.atomic import write_text_atomic
         write_text_atomic(path, self.to_json())
 
     @classmethod

@@ -1,10 +1,8 @@
 """Export a training artifact to the stepwise ONNX model that infer.py runs, and quantize it.
 
 Graph: tokens int64 [B], h float32 [L, B, H], c float32 [L, B, H]  ->  logits [B, V], h_out, c_out,
-batch dynamic. Everything infer.py needs rides in metadata_props (see runtime.py).
+batch dynamic. Everything decoding needs rides in metadata_props (see generation/model_file.py).
 """
-import hashlib
-import json
 import logging
 import tempfile
 import warnings
@@ -12,52 +10,25 @@ from pathlib import Path
 
 import onnx
 import torch
-from safetensors.torch import load_file
 
-from poemnet.config import load_config
-from poemnet.errors import UserError
-from poemnet.io import write_bytes_atomic
-from poemnet.model import PoemLSTM, StepModule
-from poemnet.novelty import LineFilter, corpus_lines
-from poemnet.prosody import vocab_prosody
-from poemnet.runtime import FORMAT_VERSION, INPUTS, OUTPUTS
-from poemnet.vocab import Vocab
+from poemnet.common.atomic import write_bytes_atomic
+from poemnet.common.prosody import vocab_prosody
+from poemnet.generation.line_filter import LineFilter, corpus_lines
+from poemnet.generation.model_file import INPUTS, OUTPUTS, metadata_props
+from poemnet.training.model import StepModule
 
 # Opset 17 is the newest that onnxruntime, onnxruntime-web and the legacy exporter all handle well.
 OPSET = 17
 
 
-def load_artifact(folder):
-    """(model in eval mode, vocab, metrics, weights sha256, config) from a train_dist.py final/ folder."""
-    folder = Path(folder)
-    needed = ["model.safetensors", "config.yaml", "vocab.json", "metrics.json"]
-    missing = [name for name in needed if not (folder / name).is_file()]
-    if missing:
-        raise UserError(f"{folder} is not a training artifact (missing {', '.join(missing)}): train first with train_dist.py")
-    cfg = load_config(folder / "config.yaml")
-    vocab = Vocab.load(folder / "vocab.json")
-    metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
-    weights = folder / "model.safetensors"
-    model = PoemLSTM.from_config(cfg.model, len(vocab))
-    model.load_state_dict(load_file(weights))
-    return model.eval(), vocab, metrics, hashlib.sha256(weights.read_bytes()).hexdigest(), cfg
-
-
 def metadata(model, vocab, forms, script, weights_sha256, quantization="none", corpus_texts=None, training=None):
-    """Everything decoding needs: vocabulary, forms, dimensions, the prosody data of every
-    vocabulary entry and, given the corpus, the Bloom filter of its lines (for --novel)."""
-    props = {"poemnet_format": str(FORMAT_VERSION), "vocab": json.dumps(vocab.tokens, ensure_ascii=False),
-             "forms": json.dumps(forms, ensure_ascii=False), "script": script,
-             "num_layers": str(model.num_layers), "hidden_dim": str(model.hidden_dim),
-             "embedding_dim": str(model.embed.embedding_dim), "vocab_size": str(len(vocab)),
-             "weights_sha256": weights_sha256, "quantization": quantization,
-             "prosody": json.dumps(vocab_prosody(vocab, forms, script), ensure_ascii=False, separators=(",", ":"))}
-    if training is not None:  # where the evaluation finds the corpus and its validation split
-        props["training"] = json.dumps(training, ensure_ascii=False)
-    if corpus_texts is not None:
-        params, bits = LineFilter.build(corpus_lines(corpus_texts)).to_metadata()
-        props["novel"], props["novel_bloom"] = json.dumps(params), bits
-    return props
+    """The model file's metadata (model_file.py): vocabulary, forms, dimensions, the prosody data of
+    every vocabulary entry and, given the corpus, the Bloom filter of its lines (for --novel)."""
+    line_filter = LineFilter.build(corpus_lines(corpus_texts)) if corpus_texts is not None else None
+    return metadata_props(vocab=vocab, forms=forms, script=script, num_layers=model.num_layers,
+                          hidden_dim=model.hidden_dim, embedding_dim=model.embed.embedding_dim,
+                          weights_sha256=weights_sha256, prosody=vocab_prosody(vocab, forms, script),
+                          line_filter=line_filter, quantization=quantization, training=training)
 
 
 def _set_metadata(proto, props):
@@ -67,8 +38,17 @@ def _set_metadata(proto, props):
 
 
 def export(model, props, path):
-    """Write the stepwise model with its metadata, as one self-contained, checked file."""
-    step = StepModule(model.eval())
+    """Write the stepwise model with its metadata, as one self-contained, checked file. The model
+    is traced in eval mode (no dropout) and handed back in the mode it came in."""
+    was_training = model.training
+    try:
+        _export(model.eval(), props, path)
+    finally:
+        model.train(was_training)
+
+
+def _export(model, props, path):
+    step = StepModule(model).eval()
     batch = 2
     h, c = model.init_state(batch)
     tokens = torch.zeros(batch, dtype=torch.long)

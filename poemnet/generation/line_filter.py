@@ -2,11 +2,10 @@
 
 A line is hashed by its Unicode code points with two polynomial hashes modulo the Mersenne prime
 2^31 - 1; bases below 2^21 keep every product under 2^53, so JavaScript's doubles compute the same
-values exactly. Bit i of the filter is bit (i & 7) of byte (i >> 3). The filter is sized for a
+values exactly. The filter travels in the model file (see model_file.py). The filter is sized for a
 false-positive rate of FPR: a line absent from the corpus is refused with that probability, a
 corpus line is always refused.
 """
-import base64
 import math
 
 import numpy as np
@@ -77,27 +76,6 @@ class LineFilter:
 
     def expected_fpr(self):
         return (1 - math.exp(-self.k * self.count / self.m)) ** self.k
-
-    def to_metadata(self):
-        """Two metadata strings: the parameters (JSON-ready dict) and the bits in base64."""
-        params = {"num_bits": self.m, "num_hashes": self.k, "count": self.count, "prime": PRIME, "bases": list(BASES),
-                  "expected_fpr": round(self.expected_fpr(), 5)}
-        return params, base64.b64encode(self.bits.tobytes()).decode("ascii")
-
-    @classmethod
-    def from_metadata(cls, params, bits_b64):
-        check_metadata(params, bits_b64)
-        bits = np.frombuffer(base64.b64decode(bits_b64), np.uint8)
-        return cls(bits, params["num_bits"], params["num_hashes"], params["count"])
-
-
-def check_metadata(params, bits_b64):
-    """Raise ValueError unless the filter's metadata is whole: cheap, without decoding the bits."""
-    if params["prime"] != PRIME or list(params["bases"]) != list(BASES):
-        raise ValueError("the line filter was hashed with other constants")
-    decoded = len(bits_b64) // 4 * 3 - bits_b64[-2:].count("=")
-    if len(bits_b64) % 4 or decoded != (params["num_bits"] + 7) // 8:
-        raise ValueError("the line filter's bits do not match its size")
 
 
 def corpus_lines(texts):

@@ -1,4 +1,4 @@
-// The corpus line filter of poemnet/novelty.py: two polynomial hashes of a line's code points
+// The corpus line filter of poemnet/generation/line_filter.py: two polynomial hashes of a line's code points
 // modulo 2^31 - 1 (every product stays below 2^53, so doubles are exact), k Bloom probes.
 export const PRIME = 2 ** 31 - 1;
 export const BASES = [1000003, 917513];

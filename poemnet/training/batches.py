@@ -1,14 +1,16 @@
 """Poems to token batches: the train/validation split (corpus.split), the vocabulary and padding-free batches per form."""
+import contextlib
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
-from poemnet import corpus
-from poemnet.corpus import split
-from poemnet.errors import UserError
-from poemnet.forms import FORMS
-from poemnet.vocab import Vocab
+from poemnet.common import corpus
+from poemnet.common.corpus import split
+from poemnet.common.errors import UserError
+from poemnet.common.forms import FORMS
+from poemnet.common.vocab import Vocab
 
 IGNORE = -100  # target id that the loss skips
 
@@ -24,8 +26,7 @@ class PoemData:
 
 def load_data(data_config):
     """Load the corpus named by the config, split it and build the vocabulary from the train split."""
-    path = None if data_config.corpus == "embedded" else data_config.corpus
-    poems = corpus.load(path)
+    poems = corpus.load(data_config.corpus)
     if data_config.forms:
         poems = [p for p in poems if p.form in data_config.forms]
     if not poems:
@@ -35,7 +36,7 @@ def load_data(data_config):
         raise UserError("the train or validation split is empty: use a larger corpus or another data.val_fraction")
     vocab = Vocab.build((p.text for p in train_poems), data_config.min_count)
     forms = [f for f in FORMS if any(p.form == f for p in train_poems)]
-    return PoemData(vocab, _encode(train_poems, vocab), _encode(val_poems, vocab), forms, corpus.script_of(path))
+    return PoemData(vocab, _encode(train_poems, vocab), _encode(val_poems, vocab), forms, corpus.script_of(data_config.corpus))
 
 
 def _encode(poems, vocab):
@@ -52,6 +53,25 @@ def inputs_and_targets(tokens):
     return inputs, targets
 
 
+def loss_sums(model, tokens_by_form, device, autocast=contextlib.nullcontext, rank=0, world_size=1, chunk=256):
+    """{form: (summed cross-entropy, number of targets)} over this rank's share of each form's rows:
+    the one validation loss of the trainer (summed across ranks) and of the evaluation. Sums, not
+    means, so that a rank with no rows of a form adds nothing instead of a NaN."""
+    sums = {}
+    with torch.no_grad():
+        for form, tokens in sorted(tokens_by_form.items()):
+            total, count = 0.0, 0
+            for rows in tokens[rank::world_size].split(chunk):
+                inputs, targets = inputs_and_targets(rows.to(device))
+                with autocast():
+                    logits = model(inputs)
+                total += F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), targets.reshape(-1),
+                                         ignore_index=IGNORE, reduction="sum").item()
+                count += int((targets != IGNORE).sum())
+            sums[form] = (total, count)
+    return sums
+
+
 def epoch_batches(data, global_batch, seed, epoch):
     """The epoch's global batches as (form, row indices), the same order on every rank.
 
@@ -65,6 +85,30 @@ def epoch_batches(data, global_batch, seed, epoch):
         for start in range(0, len(order) - global_batch + 1, global_batch):
             batches.append((form, order[start:start + global_batch]))
     return [batches[i] for i in rng.permutation(len(batches))]
+
+
+class BatchSchedule:
+    """Which rows of the training split each rank sees, per optimizer step and micro-batch: the
+    same global batches on every rank (a seeded shuffle per epoch), each rank taking its slice."""
+
+    def __init__(self, train, global_batch, seed, grad_accum_steps, rank, world_size):
+        self.train, self.global_batch, self.seed = train, global_batch, seed
+        self.accum, self.rank, self.world_size = grad_accum_steps, rank, world_size
+        self.steps_per_epoch = steps_per_epoch(train, global_batch)
+        self._epoch = (None, None)
+
+    def trained_forms(self):
+        """The forms with at least one full global batch: the others are never trained."""
+        return [form for form, tokens in self.train.items() if len(tokens) >= self.global_batch]
+
+    def micro_batch(self, step, micro):
+        """This rank's tokens for micro-batch `micro` of optimizer step `step` (counted from the start)."""
+        epoch, i = divmod(step, self.steps_per_epoch)
+        if self._epoch[0] != epoch:
+            self._epoch = (epoch, epoch_batches(self.train, self.global_batch, self.seed, epoch))
+        form, rows = self._epoch[1][i]
+        rows = rank_slice(rank_slice(rows, micro, self.accum), self.rank, self.world_size)
+        return self.train[form][torch.as_tensor(rows)]
 
 
 def rank_slice(rows, rank, world_size):

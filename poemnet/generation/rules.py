@@ -1,4 +1,4 @@
-"""Decoding rules as pure logit masks, and sampling: numpy only, shared by torch and onnxruntime.
+"""Decoding rules as pure logit masks: numpy only, shared by torch and onnxruntime.
 
 A rule is a function `rule(position, history) -> bool mask or None`: `position` counts the
 characters and punctuation generated so far, `history` is the int array [B, position] of the
@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from poemnet.errors import UserError
-from poemnet.forms import COMMA, HANZI_RANGES, PERIOD
-from poemnet.novelty import completed_hashes, prefix_hashes
+from poemnet.common.errors import UserError
+from poemnet.common.forms import COMMA, HANZI_RANGES, PERIOD
+from poemnet.generation.line_filter import completed_hashes, prefix_hashes
 
 
 @dataclass(frozen=True)
@@ -64,27 +64,6 @@ def line_start_rule(form, first_ids, size):
     def rule(position, history):
         return masks.get(form.line_start(position))
     return rule
-
-
-@dataclass(frozen=True)
-class Prosody:
-    """The model file's prosody data as arrays over the vocabulary."""
-    ping: np.ndarray  # bool [V]: may stand where 平 is required (平 or either)
-    ze: np.ndarray  # bool [V]: may stand where 仄 is required (仄 or either)
-    rhyme_char: np.ndarray  # bool [V]: 平 only, in exactly one 平 group: may end a rhyming line
-    rhyme_group: np.ndarray  # int [V]: that group, -1 for every other token
-    group_names: list
-    templates: dict  # form name -> [{'name', 'lines'}]
-
-    @classmethod
-    def from_data(cls, data):
-        tones = np.array(list(data["tones"]))
-        groups = data["ping_groups"]
-        single = np.array([len(g) == 1 for g in groups])
-        rhyme_char = (tones == "P") & single
-        rhyme_group = np.array([g[0] if ok else -1 for g, ok in zip(groups, rhyme_char)], np.int64)
-        return cls((tones == "P") | (tones == "E"), (tones == "Z") | (tones == "E"), rhyme_char, rhyme_group,
-                   list(data["group_names"]), data["templates"])
 
 
 def _line_end(form, line):

@@ -1,7 +1,10 @@
 """PoemLSTM: Embedding -> 2-layer LSTM -> Linear, with a one-token `step` for generation and export."""
-import numpy as np
+import functools
+
 import torch
 import torch.nn as nn
+
+from poemnet.generation.generate import zero_state
 
 
 class PoemLSTM(nn.Module):
@@ -56,7 +59,7 @@ class StepModule(nn.Module):
 
 
 def numpy_step_fn(model):
-    """Wrap `model.step` as numpy in, numpy out: the signature poemnet.generate expects."""
+    """Wrap `model.step` as numpy in, numpy out: the signature poemnet.generation.generate expects."""
     device = model.head.weight.device
 
     @torch.inference_mode()
@@ -65,8 +68,4 @@ def numpy_step_fn(model):
                                   torch.as_tensor(h, device=device), torch.as_tensor(c, device=device))
         return logits.float().cpu().numpy(), h.float().cpu().numpy(), c.float().cpu().numpy()
 
-    def zero_state(batch_size):
-        shape = (model.num_layers, batch_size, model.hidden_dim)
-        return np.zeros(shape, np.float32), np.zeros(shape, np.float32)
-
-    return step, zero_state
+    return step, functools.partial(zero_state, model.num_layers, model.hidden_dim)

@@ -6,7 +6,7 @@ first failure's message. Work for rank 0 alone runs inside `main_only`, which sh
 """
 from accelerate.utils import broadcast_object_list, gather_object
 
-from poemnet.errors import UserError
+from poemnet.common.errors import UserError
 
 
 def _failure(fn):

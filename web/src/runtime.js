@@ -1,6 +1,6 @@
 // The exported model under onnxruntime-web: the ONNX file for the step, model.json for the
 // metadata that onnxruntime-web cannot read from the file (written by `make web`).
-import { LineFilter } from './novelty.js';
+import { LineFilter } from './line_filter.js';
 import { FORMS, Prosody, TokenClasses } from './rules.js';
 
 export class PoemModel {

@@ -1,7 +1,7 @@
-"""Build the regulated-verse corpus from the chinese-poetry package, and load it.
+"""Build the regulated-verse corpus from the chinese-poetry package.
 
-    python -m poemnet.corpus build --source chinese-poetry-2.0.1.tgz --out poems.jsonl.gz
-    python -m poemnet.corpus stats [--corpus FILE]
+    python -m poemnet.builders.corpus build --source chinese-poetry-2.0.1.tgz --out poems.jsonl.gz
+    python -m poemnet.builders.corpus stats [--corpus FILE]
 
 The source is the npm package `chinese-poetry` (`npm pack chinese-poetry`), unpacked or as the
 .tgz. We read dist/quantangshi/poet.{tang,song}.N.json, keep poems whose every couplet is
@@ -10,7 +10,6 @@ simplified characters with OpenCC (t2s) and drop exact duplicates of the convert
 """
 import argparse
 import gzip
-import hashlib
 import io
 import json
 import os
@@ -18,26 +17,16 @@ import re
 import sys
 import tarfile
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
-from poemnet.errors import UserError, run_cli
-from poemnet.forms import FORMS, detect_form
-from poemnet.io import write_bytes_atomic, write_text_atomic
+from poemnet.common.atomic import write_bytes_atomic, write_text_atomic
+from poemnet.common.corpus import Poem, load, stats, stats_path
+from poemnet.common.errors import UserError, run_cli
+from poemnet.common.forms import FORMS, detect_form
 
-EMBEDDED_CORPUS = Path(__file__).parent / "data" / "wujue.jsonl.gz"
 _SOURCE_FILE = re.compile(r"(?:^|/)dist/quantangshi/poet\.(tang|song)\.(\d+)\.json$")
 DYNASTIES = {"tang": "唐", "song": "宋"}
-
-
-@dataclass
-class Poem:
-    text: str  # lines joined, punctuation kept: "XXXXX，XXXXX。XXXXX，XXXXX。"
-    form: str
-    dynasty: str
-    author: str
-    title: str
-
 
 def _source_files(source):
     """Yield (name, bytes) of the Tang and Song files, in dynasty then file-number order."""
@@ -140,68 +129,8 @@ def save(poems, path):
     write_bytes_atomic(path, lines)
 
 
-def load(path=None):
-    """Load a corpus written by `save` (default: the embedded 五绝 corpus)."""
-    path = Path(path or EMBEDDED_CORPUS)
-    if not path.is_file():
-        raise UserError(f"corpus {path} not found: build one with `python -m poemnet.corpus build` or use the embedded one")
-    opener = gzip.open if path.suffix == ".gz" else open
-    poems = []
-    try:
-        with opener(path, "rt", encoding="utf-8") as f:
-            for lineno, line in enumerate(f, 1):
-                poems.append(_poem_from_json(line, path, lineno))
-    except (OSError, UnicodeDecodeError, EOFError) as e:
-        raise UserError(f"corpus {path} cannot be read ({e}): rebuild it with `python -m poemnet.corpus build`")
-    return poems
-
-
-def _poem_from_json(line, path, lineno):
-    try:
-        poem = Poem(**json.loads(line))
-    except (json.JSONDecodeError, TypeError) as e:
-        raise UserError(f"corpus {path} line {lineno} is not a poem record ({e}): rebuild it")
-    if poem.form not in FORMS or not FORMS[poem.form].matches(poem.text):
-        raise UserError(f"corpus {path} line {lineno}: text does not have the form {poem.form!r}: rebuild it")
-    return poem
-
-
-def script_of(path=None):
-    """The script the builder wrote the corpus in (its report says); simplified if there is no report."""
-    report = stats_path(path or EMBEDDED_CORPUS)
-    try:
-        return json.loads(report.read_text(encoding="utf-8")).get("script", "simplified")
-    except (OSError, ValueError):
-        return "simplified"
-
-
-def is_validation(text, val_fraction):
-    """Decided by the poem's text alone: stable across runs, machines and corpus edits."""
-    bucket = int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "big") % 1_000_000
-    return bucket < val_fraction * 1_000_000
-
-
-def split(poems, val_fraction):
-    train = [p for p in poems if not is_validation(p.text, val_fraction)]
-    val = [p for p in poems if is_validation(p.text, val_fraction)]
-    return train, val
-
-
-def stats_path(corpus_path):
-    return Path(str(corpus_path) + ".stats.json")
-
-
-def stats(poems):
-    """Counts per form and dynasty, and the number of distinct characters."""
-    table = Counter((p.form, p.dynasty) for p in poems)
-    chars = {ch for p in poems for ch in p.text if ch not in "，。"}
-    return {"poems": len(poems), "by_form": dict(Counter(p.form for p in poems)),
-            "by_form_and_dynasty": {f"{f} {d}": n for (f, d), n in sorted(table.items())},
-            "distinct_characters": len(chars)}
-
-
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m poemnet.corpus", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m poemnet.builders.corpus", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     b = sub.add_parser("build", help="build a corpus file from the chinese-poetry package")
     b.add_argument("--source", required=True, help="unpacked chinese-poetry folder or its .tgz")

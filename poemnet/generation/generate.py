@@ -4,10 +4,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from poemnet.decoding import (RhymeGroupRule, RuleSet, TemplateRule, TokenClasses, allowed_tokens, format_rule,
+from poemnet.generation.rules import (RhymeGroupRule, RuleSet, TemplateRule, TokenClasses, allowed_tokens, format_rule,
                               line_start_rule, mask_logits, no_repeat_rule, novel_rule, rhyme_rule)
-from poemnet.errors import UserError
-from poemnet.sampling import Sampling, sample
+from poemnet.common.errors import UserError
+from poemnet.generation.sampling import Sampling, sample
+
+
+def zero_state(num_layers, hidden_dim, batch_size):
+    """The LSTM's initial (h, c), each float32 [num_layers, B, hidden_dim]."""
+    shape = (num_layers, batch_size, hidden_dim)
+    return np.zeros(shape, np.float32), np.zeros(shape, np.float32)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,119 @@
+"""What a user asks for, turned into what the generation loop needs: the one request builder.
+
+`Request` holds the user's options as the command line and the API take them; `prepare` checks
+them against a model and returns the form, the decoder (rules), the sampling and the seed;
+`write` runs the loop. The page's twin is web/src/request.js.
+"""
+import math
+import os
+from dataclasses import dataclass
+
+from poemnet.common.errors import UserError
+from poemnet.common.writing_system import to_model_char
+from poemnet.generation.generate import Constraints, generate_detailed, poem_rules
+from poemnet.generation.sampling import Sampling
+
+MAX_POEMS = 1024
+MAX_SEED = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class Request:
+    form: str = None  # None: the model's first form
+    start: str = None  # the poem's first character
+    acrostic: str = None  # one character per line
+    rhyme: str = None  # None: off; "": rhyme in the first group drawn; else a 平 group's name (东, 一东 ...)
+    tones: bool = False
+    template: str = None  # with tones: a template's name
+    no_repeat: bool = False
+    novel: bool = False
+    n: int = 1
+    temperature: float = 0.8
+    top_k: int = None
+    top_p: float = 0.9
+    greedy: bool = False
+    seed: int = None  # None: a random one, reported with the poems
+
+
+@dataclass(frozen=True)
+class Prepared:
+    form: object  # Form
+    decoder: object  # generate.Decoder
+    sampling: Sampling
+    seed: int
+    n: int
+
+
+def check_sampling(r):
+    if r.seed is not None and not 0 <= r.seed <= MAX_SEED:
+        raise UserError(f"--seed {r.seed} must be between 0 and 2**63 - 1")
+    if not 1 <= r.n <= MAX_POEMS:
+        raise UserError(f"--n {r.n} must be between 1 and {MAX_POEMS}")
+    if not (r.temperature > 0 and math.isfinite(r.temperature)):
+        raise UserError(f"--temperature {r.temperature} must be > 0 and finite (use --greedy for the likeliest poem)")
+    if not 0 < r.top_p <= 1:
+        raise UserError(f"--top-p {r.top_p} must be in (0, 1]")
+    if r.top_k is not None and r.top_k < 1:
+        raise UserError(f"--top-k {r.top_k} must be >= 1 (leave it out to sample among all characters)")
+    return Sampling(r.temperature, r.top_k or 0, r.top_p, r.greedy)
+
+
+def choose_form(model, name):
+    known = {f.name: f for f in model.forms}
+    if name is None:
+        return model.forms[0]
+    if name not in known:
+        raise UserError(f"--form {name} is not one this model was trained on: choose from {', '.join(known)}")
+    return known[name]
+
+
+def first_chars(model, form, start, acrostic):
+    """{line: character} forced by start or acrostic, converted to the model's script."""
+    if start and acrostic:
+        raise UserError("--start and --acrostic both choose the first character: pass one of them")
+    if start is not None:
+        if len(start) != 1:
+            raise UserError(f"--start takes one character, got {len(start)}: use --acrostic for one per line")
+        return {0: to_model_char(start, model.vocab, model.script, "--start character")}
+    if acrostic is not None:
+        if len(acrostic) != form.num_lines:
+            raise UserError(f"--acrostic needs {form.num_lines} characters for a {form.name} "
+                            f"({form.num_lines} lines), got {len(acrostic)}")
+        return {i: to_model_char(ch, model.vocab, model.script, "--acrostic character") for i, ch in enumerate(acrostic)}
+    return {}
+
+
+def constraints(r, model, forced):
+    """The request's decoding options as Constraints, checked against what the model file carries."""
+    if r.template is not None and not r.tones:
+        raise UserError("--template chooses a 平仄 template: pass --tones with it")
+    group = None
+    if r.rhyme and model.prosody is not None:  # without prosody data poem_rules refuses --rhyme
+        from poemnet.common.prosody import group_id  # only for a named group: plain runs start faster
+        group = group_id(r.rhyme, model.prosody.group_names)
+        if group is None:
+            raise UserError(f"--rhyme {r.rhyme} is not a 平水韵 平 group: use one such as 东, 一东 or 下平声七阳")
+    return Constraints(first_chars=forced, rhyme=r.rhyme is not None, rhyme_group=group, tones=r.tones,
+                       template=r.template, no_repeat=r.no_repeat, novel=r.novel)
+
+
+def prepare(model, r):
+    """Check the request against the model: (form, decoder, sampling, seed, n) for the loop."""
+    sampling = check_sampling(r)
+    form = choose_form(model, r.form)
+    wanted = constraints(r, model, first_chars(model, form, r.start, r.acrostic))
+    decoder = poem_rules(model.vocab, form, constraints=wanted,  # prosody and the filter are read on first use
+                         prosody=model.prosody if wanted.needs_prosody else None,
+                         line_filter=model.line_filter if wanted.needs_line_filter else None)
+    seed = r.seed if r.seed is not None else int.from_bytes(os.urandom(4), "big") >> 1  # secrets costs its import
+    return Prepared(form, decoder, sampling, seed, r.n)
+
+
+def write(model, prepared):
+    """The poems of a prepared request, as dicts; never a malformed one."""
+    p = prepared
+    poems = generate_detailed(model.step, model.zero_state, model.vocab, p.form, p.n, p.decoder, p.sampling, p.seed)
+    bad = [poem["text"] for poem in poems if not p.form.matches(poem["text"])]
+    if bad:  # the layout rule makes this impossible; never hand out a malformed poem
+        raise UserError(f"generation produced a malformed poem ({bad[0]!r}): the model file may be damaged; re-export it")
+    return poems
