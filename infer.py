@@ -1,11 +1,12 @@
 """Write classical Chinese poems with an exported PoemNet model: onnxruntime and numpy only.
 
-    python infer.py --start 月
-    python infer.py --acrostic 春夏秋冬 --n 3 --seed 7
-    python infer.py --model runs/base/poemnet-int8.onnx --form 五绝 --json
-    python infer.py --form 七律 --rhyme --tones --no-repeat --novel   # regulated verse for real
-    python infer.py --rhyme 东 --tones --template 平起首句入韵
+python infer.py --start 月
+python infer.py --acrostic 春夏秋冬 --n 3 --seed 7
+python infer.py --model runs/base/poemnet-int8.onnx --form 五绝 --json
+python infer.py --form 七律 --rhyme --tones --no-repeat --novel   # regulated verse for real
+python infer.py --rhyme 东 --tones --template 平起首句入韵
 """
+
 import json
 import time
 from pathlib import Path
@@ -21,13 +22,20 @@ MAX_THREADS = 256  # far more than a step can use; more makes onnxruntime spin u
 
 def parse_args(argv):
     p = ArgumentParser(description="Generate poems with an exported PoemNet ONNX model.")
-    p.add_argument("--model", help="ONNX file from export.py (default: your newest runs/*/poemnet*.onnx, "
-                                   "else the shipped release model)")
+    p.add_argument(
+        "--model",
+        help="ONNX file from export.py (default: your newest runs/*/poemnet*.onnx, else the shipped release model)",
+    )
     p.add_argument("--start", help="the poem's first character, e.g. 月")
     p.add_argument("--acrostic", help="one character per line, each line starts with it, e.g. 春夏秋冬")
     p.add_argument("--form", help="五绝, 七绝, 五律 or 七律 (default: the model's first form)")
-    p.add_argument("--rhyme", nargs="?", const="", metavar="GROUP",
-                   help="rhyming lines end in one 平水韵 平 group: the one given (东, 一东 or 上平声一东) or the first drawn")
+    p.add_argument(
+        "--rhyme",
+        nargs="?",
+        const="",
+        metavar="GROUP",
+        help="rhyming lines end in one 平水韵 平 group: the one given (东, 一东 or 上平声一东) or the first drawn",
+    )
     p.add_argument("--tones", action="store_true", help="follow one of the form's standard 平仄 templates")
     p.add_argument("--template", help="with --tones: the template, e.g. 平起首句入韵 (default: whichever fits)")
     p.add_argument("--no-repeat", action="store_true", help="no character twice in a poem")
@@ -66,9 +74,19 @@ def main(argv=None):
     elapsed_ms = (time.perf_counter() - started) * 1000
     form = prepared.form
     if args.json:
-        print(json.dumps({"form": form.name, "seed": prepared.seed, "model": str(path), "model_source": source,
-                          "ms": round(elapsed_ms, 2), "poems": [{**p, "lines": form.lines(p["text"])} for p in poems]},
-                         ensure_ascii=False))
+        print(
+            json.dumps(
+                {
+                    "form": form.name,
+                    "seed": prepared.seed,
+                    "model": str(path),
+                    "model_source": source,
+                    "ms": round(elapsed_ms, 2),
+                    "poems": [{**p, "lines": form.lines(p["text"])} for p in poems],
+                },
+                ensure_ascii=False,
+            )
+        )
     else:
         print("\n\n".join("\n".join(form.lines(p["text"])) for p in poems))
     return 0

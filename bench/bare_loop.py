@@ -7,6 +7,7 @@ steps after the first --warmup-steps (first-step allocations are not the loop's 
 `interleaved` times train_dist.py's Trainer.train_step and this loop's step alternately in one
 process, which takes the machine's drift between processes out of the comparison.
 """
+
 import argparse
 import json
 import statistics
@@ -19,8 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from poemnet.training.config import load_config  # noqa: E402
 from poemnet.training.batches import epoch_batches, inputs_and_targets, load_data, steps_per_epoch  # noqa: E402
+from poemnet.training.config import load_config  # noqa: E402
 from poemnet.training.model import PoemLSTM  # noqa: E402
 from poemnet.training.trainer import lr_at, make_optimizer  # noqa: E402
 
@@ -54,6 +55,7 @@ class BareLoop:
 def interleaved(config, precision, steps, warmup):
     """Median step time of Trainer.train_step and of BareLoop.step, alternating in this process."""
     from poemnet.training.trainer import Trainer, make_accelerator
+
     cfg = load_config(config, [f"train.mixed_precision={precision}", "output.tensorboard=false"])
     trainer = Trainer(cfg, make_accelerator(cfg))
     bare = BareLoop(cfg, precision, trainer.data)
@@ -74,7 +76,9 @@ def main():
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--precision", choices=["no", "bf16"], default="no")
     parser.add_argument("--warmup-steps", type=int, default=10, help="steps run before the clock starts")
-    parser.add_argument("--interleaved", action="store_true", help="also train_dist.py's step, alternately, in this process")
+    parser.add_argument(
+        "--interleaved", action="store_true", help="also train_dist.py's step, alternately, in this process"
+    )
     args = parser.parse_args()
     if args.steps <= args.warmup_steps:
         raise SystemExit(f"error: --steps {args.steps} must exceed --warmup-steps {args.warmup_steps}")

@@ -11,6 +11,7 @@ alternately and compared by their medians, and one
 against two CPU processes at the same global batch. Prints a markdown table, writes JSON under
 bench/results/.
 """
+
 import argparse
 import datetime
 import json
@@ -64,12 +65,28 @@ def generation_rows(model_dir, repeats):
             tokens = np.full(batch, model.vocab.form_id(FORM.name), np.int64)
             step = median_ms(lambda i: model.step(tokens, h, c), repeats * 5)
             for rules, constraints in (("plain", Constraints()), ("every rule", ALL_RULES)):
-                decoder = poem_rules(model.vocab, FORM, constraints=constraints, prosody=model.prosody, line_filter=model.line_filter)
-                ms = median_ms(lambda i: generate_detailed(model.step, model.zero_state, model.vocab, FORM, batch, decoder,
-                                                           Sampling(0.8, 0, 0.9), i), repeats if batch == 1 else max(3, repeats // 4))
-                rows.append({"decoder": label, "batch": batch, "rules": rules, "ms": ms, "step_ms": step,
-                             "floor_ms": step * STEPS, "overhead": ms / (step * STEPS), "poems_per_s": batch * 1000 / ms,
-                             "where_ms": where_the_time_goes(model, batch, decoder, repeats if batch == 1 else 3)})
+                decoder = poem_rules(
+                    model.vocab, FORM, constraints=constraints, prosody=model.prosody, line_filter=model.line_filter
+                )
+                ms = median_ms(
+                    lambda i: generate_detailed(
+                        model.step, model.zero_state, model.vocab, FORM, batch, decoder, Sampling(0.8, 0, 0.9), i
+                    ),
+                    repeats if batch == 1 else max(3, repeats // 4),
+                )
+                rows.append(
+                    {
+                        "decoder": label,
+                        "batch": batch,
+                        "rules": rules,
+                        "ms": ms,
+                        "step_ms": step,
+                        "floor_ms": step * STEPS,
+                        "overhead": ms / (step * STEPS),
+                        "poems_per_s": batch * 1000 / ms,
+                        "where_ms": where_the_time_goes(model, batch, decoder, repeats if batch == 1 else 3),
+                    }
+                )
     rows += torch_rows(model_dir, repeats)
     return rows
 
@@ -85,16 +102,28 @@ def where_the_time_goes(model, batch, decoder, repeats):
             result = fn(*args)
             spent[part] += time.perf_counter() - started
             return result
+
         return wrapper
-    originals = {name: getattr(poemnet.generation.generate, name) for name in ("allowed_tokens", "mask_logits", "sample")}
+
+    originals = {
+        name: getattr(poemnet.generation.generate, name) for name in ("allowed_tokens", "mask_logits", "sample")
+    }
     parts = {"allowed_tokens": "rules", "mask_logits": "rules", "sample": "sampling"}
     try:
         for name, fn in originals.items():
             setattr(poemnet.generation.generate, name, timed(fn, parts[name]))
         started = time.perf_counter()
         for seed in range(repeats):
-            generate_detailed(timed(model.step, "model"), model.zero_state, model.vocab, FORM, batch, decoder,
-                              Sampling(0.8, 0, 0.9), seed)
+            generate_detailed(
+                timed(model.step, "model"),
+                model.zero_state,
+                model.vocab,
+                FORM,
+                batch,
+                decoder,
+                Sampling(0.8, 0, 0.9),
+                seed,
+            )
         total = time.perf_counter() - started
     finally:
         for name, fn in originals.items():
@@ -105,9 +134,10 @@ def where_the_time_goes(model, batch, decoder, repeats):
 
 def int8_agreement(model_dir, max_poems=200):
     """Share of validation positions where int8 and fp32 pick the same likeliest token (teacher forcing)."""
-    from poemnet.training.config import load_config
-    from poemnet.training.batches import load_data
     from poemnet.generation.runtime import top1_agreement
+    from poemnet.training.batches import load_data
+    from poemnet.training.config import load_config
+
     fp32, int8 = (PoemModel(p) for p in model_files(model_dir))
     val = load_data(load_config(model_dir / "final" / "config.yaml").data).val
     counts = [top1_agreement(fp32, int8, tokens[:max_poems].numpy()) for tokens in val.values()]
@@ -115,17 +145,22 @@ def int8_agreement(model_dir, max_poems=200):
 
 
 def torch_rows(model_dir, repeats):
-    from poemnet.training.model import numpy_step_fn
     from poemnet.training import artifact
+    from poemnet.training.model import numpy_step_fn
+
     trained = artifact.read(model_dir / "final")
     model, vocab = trained.model, trained.vocab
     step_fn, zero_state = numpy_step_fn(model)
     rows = []
     for batch in (1, 64):
         decoder = poem_rules(vocab, FORM, constraints=Constraints())
-        ms = median_ms(lambda i: generate_detailed(step_fn, zero_state, vocab, FORM, batch, decoder, Sampling(0.8, 0, 0.9), i),
-                       max(3, repeats // 4))
-        rows.append({"decoder": "torch eager", "batch": batch, "rules": "plain", "ms": ms, "poems_per_s": batch * 1000 / ms})
+        ms = median_ms(
+            lambda i: generate_detailed(step_fn, zero_state, vocab, FORM, batch, decoder, Sampling(0.8, 0, 0.9), i),
+            max(3, repeats // 4),
+        )
+        rows.append(
+            {"decoder": "torch eager", "batch": batch, "rules": "plain", "ms": ms, "poems_per_s": batch * 1000 / ms}
+        )
     return rows
 
 
@@ -164,40 +199,135 @@ def training_rows(steps, config, pairs, warmup=10):
     """train_dist.py against the bare loop after `warmup` steps, run alternately `pairs` times: the
     median of each, since a shared machine moves single runs by several percent."""
     rows = []
-    common = ["--set", f"train.max_steps={steps}", "--set", f"train.log_every={warmup}", "--set", "train.eval_every=100000",
-              "--set", "train.num_samples=0", "--set", "output.tensorboard=false"]
+    common = [
+        "--set",
+        f"train.max_steps={steps}",
+        "--set",
+        f"train.log_every={warmup}",
+        "--set",
+        "train.eval_every=100000",
+        "--set",
+        "train.num_samples=0",
+        "--set",
+        "output.tensorboard=false",
+    ]
     with tempfile.TemporaryDirectory() as tmp:
         for precision in ("no", "bf16"):
             ours, bare = [], []
             for i in range(pairs):
                 out = Path(tmp) / f"{precision}-{i}"
-                ours.append(train_rate([sys.executable, "train_dist.py", "--config", config, *common, "--set",
-                                        f"train.mixed_precision={precision}", "--set", f"output.dir={out}"], out))
-                bare.append(train_rate([sys.executable, "bench/bare_loop.py", "--config", config, "--steps", str(steps),
-                                        "--precision", precision, "--warmup-steps", str(warmup)], None))
+                ours.append(
+                    train_rate(
+                        [
+                            sys.executable,
+                            "train_dist.py",
+                            "--config",
+                            config,
+                            *common,
+                            "--set",
+                            f"train.mixed_precision={precision}",
+                            "--set",
+                            f"output.dir={out}",
+                        ],
+                        out,
+                    )
+                )
+                bare.append(
+                    train_rate(
+                        [
+                            sys.executable,
+                            "bench/bare_loop.py",
+                            "--config",
+                            config,
+                            "--steps",
+                            str(steps),
+                            "--precision",
+                            precision,
+                            "--warmup-steps",
+                            str(warmup),
+                        ],
+                        None,
+                    )
+                )
             ours, bare = statistics.median(ours), statistics.median(bare)
-            rows.append({"what": f"train_dist.py / bare loop, {precision}, separate processes", "ours": ours, "bare": bare,
-                         "ratio": ours / bare})
-            result = subprocess.run([sys.executable, "bench/bare_loop.py", "--config", config, "--steps", str(steps),
-                                     "--warmup-steps", str(warmup), "--precision", precision, "--interleaved"],
-                                    cwd=ROOT, capture_output=True, text=True, check=True)
+            rows.append(
+                {
+                    "what": f"train_dist.py / bare loop, {precision}, separate processes",
+                    "ours": ours,
+                    "bare": bare,
+                    "ratio": ours / bare,
+                }
+            )
+            result = subprocess.run(
+                [
+                    sys.executable,
+                    "bench/bare_loop.py",
+                    "--config",
+                    config,
+                    "--steps",
+                    str(steps),
+                    "--warmup-steps",
+                    str(warmup),
+                    "--precision",
+                    precision,
+                    "--interleaved",
+                ],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             step = json.loads(result.stdout.strip().splitlines()[-1])
-            rows.append({"what": f"Trainer.train_step / bare step, {precision}, alternating in one process (s per step)",
-                         "ours": step["train_step_s"], "bare": step["bare_step_s"], "ratio": step["ratio"]})
+            rows.append(
+                {
+                    "what": f"Trainer.train_step / bare step, {precision}, alternating in one process (s per step)",
+                    "ours": step["train_step_s"],
+                    "bare": step["bare_step_s"],
+                    "ratio": step["ratio"],
+                }
+            )
         two = Path(tmp) / "two"
         os.environ["ACCELERATE_USE_CPU"] = "true"  # two gloo ranks on a machine without GPUs
-        two_rate = train_rate([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-                               "train_dist.py", "--config", config, *common, "--set", "train.mixed_precision=no",
-                               "--set", "train.batch_size=32", "--set", f"output.dir={two}"], two)
-        rows.append({"what": "2 CPU processes / 1 process, same global batch, fp32", "ours": two_rate, "bare": rows[0]["ours"],
-                     "ratio": two_rate / rows[0]["ours"]})
+        two_rate = train_rate(
+            [
+                sys.executable,
+                "-m",
+                "torch.distributed.run",
+                "--standalone",
+                "--nproc_per_node",
+                "2",
+                "train_dist.py",
+                "--config",
+                config,
+                *common,
+                "--set",
+                "train.mixed_precision=no",
+                "--set",
+                "train.batch_size=32",
+                "--set",
+                f"output.dir={two}",
+            ],
+            two,
+        )
+        rows.append(
+            {
+                "what": "2 CPU processes / 1 process, same global batch, fp32",
+                "ours": two_rate,
+                "bare": rows[0]["ours"],
+                "ratio": two_rate / rows[0]["ours"],
+            }
+        )
     return rows
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model-dir", type=Path, default=ROOT / "runs" / "release",
-                        help="an export.py folder: NAME.onnx, NAME-int8.onnx and final/")
+    parser.add_argument(
+        "--model-dir",
+        type=Path,
+        default=ROOT / "runs" / "release",
+        help="an export.py folder: NAME.onnx, NAME-int8.onnx and final/",
+    )
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--train-steps", type=int, default=40, help="steps per training run, the first 10 not timed")
     parser.add_argument("--train-pairs", type=int, default=3, help="alternate runs of train_dist.py and the bare loop")
@@ -205,15 +335,25 @@ def main():
     parser.add_argument("--skip-training", action="store_true")
     args = parser.parse_args()
     if len(list(args.model_dir.glob("*.onnx"))) < 2 or not (args.model_dir / "final").is_dir():
-        raise SystemExit(f"error: {args.model_dir} needs an fp32 and an int8 .onnx and final/: run make release or make demo "
-                         "(then --model-dir runs/base)")
+        raise SystemExit(
+            f"error: {args.model_dir} needs an fp32 and an int8 .onnx and final/: run make release or make demo "
+            "(then --model-dir runs/base)"
+        )
     import onnxruntime
     import torch
-    result = {"command": " ".join([Path(sys.executable).name, *sys.argv]), "date": datetime.datetime.now().isoformat(timespec="seconds"),
-              "machine": f"{os.cpu_count()} CPU cores, {platform.machine()}, {platform.platform()}",
-              "versions": {"python": platform.python_version(), "numpy": np.__version__, "onnxruntime": onnxruntime.__version__,
-                           "torch": torch.__version__},
-              "threads": {"onnxruntime intra-op": min(4, os.cpu_count() or 1), "torch": torch.get_num_threads()}}
+
+    result = {
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "date": datetime.datetime.now().isoformat(timespec="seconds"),
+        "machine": f"{os.cpu_count()} CPU cores, {platform.machine()}, {platform.platform()}",
+        "versions": {
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "onnxruntime": onnxruntime.__version__,
+            "torch": torch.__version__,
+        },
+        "threads": {"onnxruntime intra-op": min(4, os.cpu_count() or 1), "torch": torch.get_num_threads()},
+    }
     result["generation"] = generation_rows(args.model_dir, args.repeats)
     result["int8_top1_agreement"] = int8_agreement(args.model_dir)
     result["cold_start"] = cold_start(sorted(args.model_dir.glob("*int8.onnx"))[0])
@@ -227,27 +367,37 @@ def main():
 
 
 def print_tables(result):
-    print(f"`{result['command']}` on {result['machine']}; " + ", ".join(f"{k} {v}" for k, v in result["versions"].items()))
+    print(
+        f"`{result['command']}` on {result['machine']}; " + ", ".join(f"{k} {v}" for k, v in result["versions"].items())
+    )
     print("\n| decoder | batch | rules | ms per batch | poems/s | step floor ms | overhead (time / floor) |")
     print("|---|---|---|---|---|---|---|")
     for r in result["generation"]:
         floor = f"{r['floor_ms']:.1f}" if "floor_ms" in r else "—"
         overhead = f"{r['overhead']:.2f}x" if "overhead" in r else "—"
-        print(f"| {r['decoder']} | {r['batch']} | {r['rules']} | {r['ms']:.1f} | {r['poems_per_s']:.0f} | {floor} | {overhead} |")
-    print("\nWhere a batch's time goes (ms; timed around the calls, so the parts add up to a little more than the batch):")
+        print(
+            f"| {r['decoder']} | {r['batch']} | {r['rules']} | {r['ms']:.1f} | {r['poems_per_s']:.0f} | {floor} | {overhead} |"
+        )
+    print(
+        "\nWhere a batch's time goes (ms; timed around the calls, so the parts add up to a little more than the batch):"
+    )
     print("\n| decoder | batch | rules | model steps | rules (masks) | sampler | loop |\n|---|---|---|---|---|---|---|")
     for r in result["generation"]:
         if "where_ms" in r:
             w = r["where_ms"]
-            print(f"| {r['decoder']} | {r['batch']} | {r['rules']} | {w['model']:.1f} | {w['rules']:.1f} | {w['sampling']:.1f} | {w['loop']:.1f} |")
+            print(
+                f"| {r['decoder']} | {r['batch']} | {r['rules']} | {w['model']:.1f} | {w['rules']:.1f} | {w['sampling']:.1f} | {w['loop']:.1f} |"
+            )
     speed = {(r["decoder"], r["batch"], r["rules"]): r["poems_per_s"] for r in result["generation"]}
     for batch in (1, 64):
         ratio = speed[("onnxruntime int8", batch, "plain")] / speed[("onnxruntime fp32", batch, "plain")]
         print(f"\nint8 / fp32 poems/s at batch {batch}, plain: {ratio:.2f}")
     print(f"\nint8 vs fp32, same likeliest token on validation text: {result['int8_top1_agreement']:.4f}")
     c = result["cold_start"]
-    print(f"\ncold start: `python infer.py --start 月` {c['infer_s']:.2f} s; `import onnxruntime, numpy` {c['import_floor_s']:.2f} s; "
-          f"difference {c['difference_s']:.2f} s")
+    print(
+        f"\ncold start: `python infer.py --start 月` {c['infer_s']:.2f} s; `import onnxruntime, numpy` {c['import_floor_s']:.2f} s; "
+        f"difference {c['difference_s']:.2f} s"
+    )
     if "training" in result:
         print("\n| training | ours | baseline | ratio (speed) |\n|---|---|---|---|")
         for r in result["training"]:

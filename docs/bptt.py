@@ -7,6 +7,7 @@ the double sum of the notes (`bptt_double_sum`), the same sum accumulated in one
 (`bptt`), and forward-mode recursion through h_{k-1} (`grad_U_forward`, real-time recurrent
 learning). The tests check all three against torch autograd.
 """
+
 import numpy as np
 
 ACTIVATIONS = {

@@ -5,6 +5,7 @@
 Runs the evaluation (python -m poemnet.evaluate, with the artifact for the validation perplexity)
 and ten sample generations through infer.py, so every number on the card comes from a command.
 """
+
 import argparse
 import datetime
 import hashlib
@@ -18,11 +19,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "models"
-SAMPLES = [["--form", "五绝", "--start", "月"], ["--form", "五绝", "--rhyme", "--tones"],
-           ["--form", "七绝", "--acrostic", "春夏秋冬"], ["--form", "七绝", "--rhyme", "--tones", "--no-repeat"],
-           ["--form", "五律", "--rhyme", "--tones", "--novel"], ["--form", "五律", "--start", "山", "--rhyme", "--tones"],
-           ["--form", "七律", "--rhyme", "--tones", "--no-repeat", "--novel"], ["--form", "七律", "--start", "秋"],
-           ["--form", "七绝", "--rhyme", "阳", "--tones"], ["--form", "五绝", "--acrostic", "花好月圆", "--rhyme", "--tones"]]
+SAMPLES = [
+    ["--form", "五绝", "--start", "月"],
+    ["--form", "五绝", "--rhyme", "--tones"],
+    ["--form", "七绝", "--acrostic", "春夏秋冬"],
+    ["--form", "七绝", "--rhyme", "--tones", "--no-repeat"],
+    ["--form", "五律", "--rhyme", "--tones", "--novel"],
+    ["--form", "五律", "--start", "山", "--rhyme", "--tones"],
+    ["--form", "七律", "--rhyme", "--tones", "--no-repeat", "--novel"],
+    ["--form", "七律", "--start", "秋"],
+    ["--form", "七绝", "--rhyme", "阳", "--tones"],
+    ["--form", "五绝", "--acrostic", "花好月圆", "--rhyme", "--tones"],
+]
 
 
 def run(*args):
@@ -53,8 +61,22 @@ def main():
     shipped = MODELS / "poemnet-release-int8.onnx"
     shutil.copyfile(args.model, shipped)
     eval_json = MODELS / "evaluation.json"
-    table = run("-m", "poemnet.evaluate", "--model", shipped, "--artifact", args.run_dir / "final", "--n", args.n,
-                "--presets", "plain", "rhyme+tones", "all", "--out", eval_json)
+    table = run(
+        "-m",
+        "poemnet.evaluate",
+        "--model",
+        shipped,
+        "--artifact",
+        args.run_dir / "final",
+        "--n",
+        args.n,
+        "--presets",
+        "plain",
+        "rhyme+tones",
+        "all",
+        "--out",
+        eval_json,
+    )
     evaluation = json.loads(eval_json.read_text(encoding="utf-8"))
     final = json.loads((args.run_dir / "final" / "metrics.json").read_text(encoding="utf-8"))
     config = (args.run_dir / "final" / "config.yaml").read_text(encoding="utf-8")
@@ -64,33 +86,62 @@ def main():
         out = json.loads(run("infer.py", "--model", shipped, "--seed", seed, "--json", *options))
         samples.append((options, seed, out["poems"][0]))
     lines = [
-        "# PoemNet release model", "",
+        "# PoemNet release model",
+        "",
         f"`models/{shipped.name}`: {shipped.stat().st_size / 1e6:.1f} MB, dynamic int8 (LSTM, output layer and embedding).",
-        f"sha256: {sha256(shipped)}", "",
-        "## How it was made", "",
-        "```", "make release   # = the commands below",
+        f"sha256: {sha256(shipped)}",
+        "",
+        "## How it was made",
+        "",
+        "```",
+        "make release   # = the commands below",
         "npm pack chinese-poetry@2.0.1",
         "python -m poemnet.builders.corpus build --source chinese-poetry-2.0.1.tgz --out data/poems.jsonl.gz",
         "python train_dist.py --config configs/release.yaml --resume auto",
         "python export.py --artifact runs/release/final --out runs/release/poemnet-release.onnx --quantize int8",
-        f"python scripts/model_card.py --run-dir runs/release --model runs/release/poemnet-release-int8.onnx", "```", "",
+        "python scripts/model_card.py --run-dir runs/release --model runs/release/poemnet-release-int8.onnx",
+        "```",
+        "",
         f"Corpus: chinese-poetry 2.0.1 (npm), {corpus_stats['poems']:,} regulated poems after the builder: "
-        + ", ".join(f"{n:,} {f}" for f, n in corpus_stats["by_form"].items()) + "; 2% held out for validation.",
+        + ", ".join(f"{n:,} {f}" for f, n in corpus_stats["by_form"].items())
+        + "; 2% held out for validation.",
         f"Training: {args.hardware}, bf16, {training_minutes(args.run_dir):.0f} minutes, {final['step']:,} optimizer steps, "
-        f"vocabulary {final['vocab_size']:,}; the LSTM's compute dtypes: {final.get('precision')}.", "",
-        "Config (`runs/release/final/config.yaml`):", "", "```yaml", config.strip(), "```", "",
-        "## Validation perplexity per form", "", "| form | loss | perplexity |", "|---|---|---|"]
+        f"vocabulary {final['vocab_size']:,}; the LSTM's compute dtypes: {final.get('precision')}.",
+        "",
+        "Config (`runs/release/final/config.yaml`):",
+        "",
+        "```yaml",
+        config.strip(),
+        "```",
+        "",
+        "## Validation perplexity per form",
+        "",
+        "| form | loss | perplexity |",
+        "|---|---|---|",
+    ]
     lines += [f"| {form} | {v['val_loss']:.3f} | {v['val_ppl']:.1f} |" for form, v in evaluation["validation"].items()]
-    lines += ["", f"## Evaluation ({args.n} poems per form and decoding, seed 0, temperature 0.8, top-p 0.9)", "",
-              "`python -m poemnet.evaluate --model models/poemnet-release-int8.onnx --artifact runs/release/final "
-              f"--n {args.n} --presets plain rhyme+tones all`; `all` = rhyme + tones + no-repeat + novel. "
-              "The human row measures held-out validation poems (copy rate against the training split).", "",
-              table.split("\nvalidation")[0].strip(), "", "## Ten poems", ""]
+    lines += [
+        "",
+        f"## Evaluation ({args.n} poems per form and decoding, seed 0, temperature 0.8, top-p 0.9)",
+        "",
+        "`python -m poemnet.evaluate --model models/poemnet-release-int8.onnx --artifact runs/release/final "
+        f"--n {args.n} --presets plain rhyme+tones all`; `all` = rhyme + tones + no-repeat + novel. "
+        "The human row measures held-out validation poems (copy rate against the training split).",
+        "",
+        table.split("\nvalidation")[0].strip(),
+        "",
+        "## Ten poems",
+        "",
+    ]
     for options, seed, poem in samples:
         extra = [f"template {poem['template']}"] if poem.get("template") else []
         extra += [f"rhyme {poem['rhyme_group']}"] if poem.get("rhyme_group") else []
-        lines += [f"`python infer.py {' '.join(options)} --seed {seed}`" + (f" ({', '.join(extra)})" if extra else ""), "",
-                  "> " + "<br>".join(poem["lines"]), ""]
+        lines += [
+            f"`python infer.py {' '.join(options)} --seed {seed}`" + (f" ({', '.join(extra)})" if extra else ""),
+            "",
+            "> " + "<br>".join(poem["lines"]),
+            "",
+        ]
     lines += [f"Card written {datetime.date.today().isoformat()} by scripts/model_card.py.", ""]
     (MODELS / "MODEL_CARD.md").write_text("\n".join(lines), encoding="utf-8")
     print(f"wrote {MODELS / 'MODEL_CARD.md'} and {shipped}")

@@ -12,8 +12,9 @@ def run_script(*args, env=None, timeout=300, cwd=ROOT):
     """Run a repo script with this interpreter; returns the CompletedProcess (never raises on exit code)."""
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     full_env = {k: v for k, v in full_env.items() if v is not None}  # None removes a variable
-    return subprocess.run([sys.executable, *map(str, args)], capture_output=True, text=True,
-                          env=full_env, timeout=timeout, cwd=cwd)
+    return subprocess.run(
+        [sys.executable, *map(str, args)], capture_output=True, text=True, env=full_env, timeout=timeout, cwd=cwd
+    )
 
 
 def assert_clean_error(result, *fragments):
@@ -31,8 +32,11 @@ def tiny_run(tmp_path_factory):
     """The tiny config trained once for the session: (run dir, final artifact dir)."""
     from poemnet.training.config import load_config
     from poemnet.training.trainer import train
+
     run_dir = tmp_path_factory.mktemp("tiny_run")
-    cfg = load_config(ROOT / "configs" / "tiny.yaml", [f"output.dir={run_dir}", "train.max_steps=120", "train.num_samples=0"])
+    cfg = load_config(
+        ROOT / "configs" / "tiny.yaml", [f"output.dir={run_dir}", "train.max_steps=120", "train.num_samples=0"]
+    )
     final = train(cfg)
     return run_dir, final
 
@@ -40,7 +44,15 @@ def tiny_run(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_onnx(tiny_run, tmp_path_factory):
     """The session's tiny model exported: (fp32 path, int8 path, final artifact dir)."""
-    result = run_script("export.py", "--artifact", tiny_run[1], "--out", tmp_path_factory.mktemp("onnx") / "tiny.onnx", "--quantize", "int8")
+    result = run_script(
+        "export.py",
+        "--artifact",
+        tiny_run[1],
+        "--out",
+        tmp_path_factory.mktemp("onnx") / "tiny.onnx",
+        "--quantize",
+        "int8",
+    )
     assert result.returncode == 0, result.stderr
     fp32 = Path(result.stdout.split("wrote ")[1].split(" (")[0])
     return fp32, fp32.with_name("tiny-int8.onnx"), tiny_run[1]
@@ -51,11 +63,13 @@ def all_forms_onnx(tmp_path_factory):
     """Random weights with a vocabulary from the embedded corpus, declared to know all four forms:
     the format rules do not depend on training, so this checks every form's layout."""
     import torch
+
     from poemnet.common import corpus
-    from poemnet.training import onnx_export
     from poemnet.common.forms import FORMS
-    from poemnet.training.model import PoemLSTM
     from poemnet.common.vocab import Vocab
+    from poemnet.training import onnx_export
+    from poemnet.training.model import PoemLSTM
+
     torch.manual_seed(3)
     texts = [p.text for p in corpus.load()]
     vocab = Vocab.build(texts, min_count=50)

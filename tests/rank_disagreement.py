@@ -1,10 +1,11 @@
 """Run by test_training under torchrun: rank 1 cannot read the checkpoint (as on a machine without
 the shared folder); every rank must stop promptly with the same one-line error."""
+
 import os
 import sys
 
-from poemnet.training import checkpoint
 from poemnet.common.errors import UserError, run_cli
+from poemnet.training import checkpoint
 
 real_read = checkpoint.read
 

@@ -1,4 +1,5 @@
 """Hand-written BPTT against torch autograd in float64, and a finite-difference check."""
+
 import sys
 from pathlib import Path
 
@@ -67,6 +68,7 @@ def test_a_few_entries_match_central_differences():
     def loss(U_, W_, b_):
         _, hs = forward(U_, W_, b_, xs, h0)
         return sum(0.5 * ((h - y) ** 2).sum() for h, y in zip(hs[1:], ys))
+
     _, hs = forward(U, W, b, xs, h0)
     gU, gW, gb = bptt(U, W, b, xs, h0, squared_error_grads(hs, ys))
     params, analytic, eps = {"U": U, "W": W, "b": b}, {"U": gU, "W": gW, "b": gb}, 1e-6
@@ -75,6 +77,7 @@ def test_a_few_entries_match_central_differences():
         moved = {k: v.copy() for k, v in params.items()}
         moved[name][index] += step
         return loss(moved["U"], moved["W"], moved["b"])
+
     for name, index in (("U", (1, 3)), ("U", (4, 0)), ("W", (2, 1)), ("b", (0,))):
         numeric = (loss_moved(name, index, eps) - loss_moved(name, index, -eps)) / (2 * eps)
         assert abs(numeric - analytic[name][index]) < 1e-6 * max(1.0, abs(numeric)), (name, index)

@@ -3,7 +3,7 @@ import tarfile
 
 import pytest
 
-from conftest import ROOT, assert_clean_error, run_script
+from conftest import assert_clean_error, run_script
 from poemnet.builders import corpus as builder
 from poemnet.common import corpus
 from poemnet.common.forms import FORMS
@@ -11,9 +11,18 @@ from poemnet.common.forms import FORMS
 POEMS = {  # one of each form, written in traditional characters
     "五绝": ["床前明月光，疑是地上霜。", "舉頭望明月，低頭思故鄉。"],
     "七绝": ["朝辭白帝彩雲間，千里江陵一日還。", "兩岸猿聲啼不住，輕舟已過萬重山。"],
-    "五律": ["國破山河在，城春草木深。", "感時花濺淚，恨別鳥驚心。", "烽火連三月，家書抵萬金。", "白頭搔更短，渾欲不勝簪。"],
-    "七律": ["風急天高猿嘯哀，渚清沙白鳥飛回。", "無邊落木蕭蕭下，不盡長江滾滾來。",
-            "萬里悲秋常作客，百年多病獨登臺。", "艱難苦恨繁霜鬢，潦倒新停濁酒杯。"],
+    "五律": [
+        "國破山河在，城春草木深。",
+        "感時花濺淚，恨別鳥驚心。",
+        "烽火連三月，家書抵萬金。",
+        "白頭搔更短，渾欲不勝簪。",
+    ],
+    "七律": [
+        "風急天高猿嘯哀，渚清沙白鳥飛回。",
+        "無邊落木蕭蕭下，不盡長江滾滾來。",
+        "萬里悲秋常作客，百年多病獨登臺。",
+        "艱難苦恨繁霜鬢，潦倒新停濁酒杯。",
+    ],
 }
 
 
@@ -23,11 +32,19 @@ def write_fixture(root):
     folder.mkdir(parents=True)
     tang = [{"author": "李白", "title": name, "paragraphs": lines} for name, lines in POEMS.items()]
     tang.append({"author": "李白", "title": "重出", "paragraphs": POEMS["五绝"]})  # duplicate text
-    tang.append({"author": "某", "title": "六言", "paragraphs": ["一二三四五六，一二三四五六。", "一二三四五六，一二三四五六。"]})
+    tang.append(
+        {
+            "author": "某",
+            "title": "六言",
+            "paragraphs": ["一二三四五六，一二三四五六。", "一二三四五六，一二三四五六。"],
+        }
+    )
     tang.append({"author": "某", "paragraphs": "not a list"})  # malformed
     tang.append(["not", "a", "record"])  # malformed
     (folder / "poet.tang.0.json").write_text(json.dumps(tang, ensure_ascii=False), encoding="utf-8")
-    song = [{"author": "蘇軾", "title": "五绝簡體", "paragraphs": ["春眠不觉晓，处处闻啼鸟。", "夜来风雨声，花落知多少。"]}]
+    song = [
+        {"author": "蘇軾", "title": "五绝簡體", "paragraphs": ["春眠不觉晓，处处闻啼鸟。", "夜来风雨声，花落知多少。"]}
+    ]
     (folder / "poet.song.1000.json").write_text(json.dumps(song, ensure_ascii=False), encoding="utf-8")
     (folder / "authors.tang.json").write_text("[]", encoding="utf-8")  # not a poem file: ignored
     return root
@@ -54,14 +71,16 @@ def test_builder_cli_reads_tgz_and_writes_corpus_and_stats(tmp_path):
     with tarfile.open(tgz, "w:gz") as tar:
         tar.add(tmp_path / "package", arcname="package")
     out = tmp_path / "out.jsonl.gz"
-    result = run_script("-m", "poemnet.builders.corpus", "build", "--source", tgz, "--out", out, "--forms", "五绝", "七律")
+    result = run_script(
+        "-m", "poemnet.builders.corpus", "build", "--source", tgz, "--out", out, "--forms", "五绝", "七律"
+    )
     assert result.returncode == 0, result.stderr
     loaded = corpus.load(out)
     assert sorted(p.form for p in loaded) == ["七律", "五绝", "五绝"]
     assert json.loads(corpus.stats_path(out).read_text(encoding="utf-8"))["poems"] == 3
 
 
-@pytest.mark.parametrize("content, fragment", [(b"[{\"paragraphs\": ", "not valid JSON"), (b"\xff\xfe[]", "not UTF-8")])
+@pytest.mark.parametrize("content, fragment", [(b'[{"paragraphs": ', "not valid JSON"), (b"\xff\xfe[]", "not UTF-8")])
 def test_builder_names_a_broken_file(tmp_path, content, fragment):
     root = write_fixture(tmp_path / "pkg")
     (root / "dist" / "quantangshi" / "poet.song.2000.json").write_bytes(content)
@@ -71,7 +90,9 @@ def test_builder_names_a_broken_file(tmp_path, content, fragment):
 
 
 def test_builder_reports_a_missing_folder(tmp_path):
-    result = run_script("-m", "poemnet.builders.corpus", "build", "--source", tmp_path / "nope", "--out", tmp_path / "o.jsonl")
+    result = run_script(
+        "-m", "poemnet.builders.corpus", "build", "--source", tmp_path / "nope", "--out", tmp_path / "o.jsonl"
+    )
     assert_clean_error(result, "does not exist")
 
 
@@ -88,6 +109,8 @@ def test_embedded_corpus_matches_the_builders_report():
 def test_the_corpus_script_comes_from_the_builders_report(tmp_path):
     write_fixture(tmp_path / "pkg")
     out = tmp_path / "trad.jsonl"
-    result = run_script("-m", "poemnet.builders.corpus", "build", "--source", tmp_path / "pkg", "--out", out, "--script", "traditional")
+    result = run_script(
+        "-m", "poemnet.builders.corpus", "build", "--source", tmp_path / "pkg", "--out", out, "--script", "traditional"
+    )
     assert result.returncode == 0, result.stderr
     assert corpus.script_of(out) == "traditional" and corpus.script_of() == "simplified"

@@ -1,9 +1,17 @@
 import numpy as np
 
-from poemnet.generation.rules import RuleSet, TokenClasses, allowed_tokens, format_rule, line_start_rule, mask_logits, no_repeat_rule
-from poemnet.generation.sampling import Sampling, sample
 from poemnet.common.forms import FORMS
 from poemnet.common.vocab import Vocab
+from poemnet.generation.rules import (
+    RuleSet,
+    TokenClasses,
+    allowed_tokens,
+    format_rule,
+    line_start_rule,
+    mask_logits,
+    no_repeat_rule,
+)
+from poemnet.generation.sampling import Sampling, sample
 
 VOCAB = Vocab.build(["床前明月光，疑是地上霜。举头望明月，低头思故乡。"])
 
@@ -15,7 +23,7 @@ def test_format_rule_allows_exactly_the_layout():
     assert np.flatnonzero(rule(11, history)).tolist() == [VOCAB.index["。"]]
     assert np.flatnonzero(rule(24, history)).tolist() == [VOCAB.eos_id]
     chars = rule(0, history)
-    assert not chars[:VOCAB.num_reserved].any() and not chars[VOCAB.index["，"]] and chars[VOCAB.index["月"]]
+    assert not chars[: VOCAB.num_reserved].any() and not chars[VOCAB.index["，"]] and chars[VOCAB.index["月"]]
 
 
 def test_rules_combine_by_and_and_contradictions_are_reported():
@@ -50,8 +58,10 @@ def test_sampling_respects_greedy_top_k_and_top_p():
 def test_a_soft_rule_gives_way_only_in_the_rows_it_would_empty():
     form, classes = FORMS["五绝"], TokenClasses.from_vocab(VOCAB)
     moon = VOCAB.index["月"]
-    rules = RuleSet((format_rule(form, classes), line_start_rule(form, {1: moon}, len(VOCAB))),
-                    (("no_repeat", no_repeat_rule(classes)),))
+    rules = RuleSet(
+        (format_rule(form, classes), line_start_rule(form, {1: moon}, len(VOCAB))),
+        (("no_repeat", no_repeat_rule(classes)),),
+    )
     history = np.array([[moon] + [0] * 5, [VOCAB.index["床"]] + [0] * 5])
     allowed, relaxed = allowed_tokens(rules, 6, history, len(VOCAB))
     assert relaxed == [["no_repeat"], []] and allowed[:, moon].all()

@@ -3,11 +3,13 @@ import json
 import onnx
 import pytest
 
-from conftest import ROOT, assert_clean_error, run_script
+from conftest import assert_clean_error, run_script
 from poemnet.common.forms import FORMS
 
-NO_TORCH = ("import sys, runpy; sys.modules['torch'] = None; sys.argv = ['infer.py'] + sys.argv[1:]; "
-            "runpy.run_path('infer.py', run_name='__main__')")
+NO_TORCH = (
+    "import sys, runpy; sys.modules['torch'] = None; sys.argv = ['infer.py'] + sys.argv[1:]; "
+    "runpy.run_path('infer.py', run_name='__main__')"
+)
 
 
 def infer(*args):
@@ -29,11 +31,26 @@ def test_infer_runs_where_torch_cannot_be_imported(tiny_onnx):
 
 @pytest.mark.parametrize("form", list(FORMS))
 def test_every_printed_poem_has_the_exact_form(all_forms_onnx, form):
-    acrostic = "春夏秋冬山水风月"[:FORMS[form].num_lines]
+    acrostic = "春夏秋冬山水风月"[: FORMS[form].num_lines]
     for seed in range(4):
         for extra in ([], ["--acrostic", acrostic], ["--start", "山"]):
-            out = poems_of(run_script("infer.py", "--model", all_forms_onnx[0], "--form", form, "--n", "8",
-                                      "--seed", seed, "--temperature", "1.5", "--json", *extra))
+            out = poems_of(
+                run_script(
+                    "infer.py",
+                    "--model",
+                    all_forms_onnx[0],
+                    "--form",
+                    form,
+                    "--n",
+                    "8",
+                    "--seed",
+                    seed,
+                    "--temperature",
+                    "1.5",
+                    "--json",
+                    *extra,
+                )
+            )
             for poem in out["poems"]:
                 assert FORMS[form].matches(poem["text"]), poem
                 if extra and extra[0] == "--acrostic":
@@ -59,25 +76,28 @@ def test_the_int8_model_generates_too(tiny_onnx):
     assert FORMS["五绝"].matches(out["poems"][0]["text"])
 
 
-@pytest.mark.parametrize("args, fragment", [
-    (["--start", "𠀀"], "not in the model's vocabulary"),
-    (["--start", "a"], "not a Chinese character"),
-    (["--start", "明月"], "--start takes one character"),
-    (["--acrostic", "春夏秋"], "--acrostic needs 4 characters"),
-    (["--acrostic", "春夏秋冬", "--start", "月"], "pass one of them"),
-    (["--form", "七律"], "--form 七律 is not one this model was trained on"),
-    (["--n", "0"], "--n 0 must be between"),
-    (["--n", "100000"], "--n 100000 must be between"),
-    (["--temperature", "0"], "--temperature 0.0 must be > 0"),
-    (["--top-p", "1.5"], "--top-p 1.5 must be in (0, 1]"),
-    (["--top-p", "0"], "--top-p 0.0 must be in (0, 1]"),
-    (["--top-k", "0"], "--top-k 0 must be >= 1"),
-    (["--n", "many"], "invalid int value"),
-    (["--seed", "-5"], "--seed -5 must be between 0"),
-    (["--temperature", "inf"], "--temperature inf must be > 0 and finite"),
-    (["--temperature", "nan"], "--temperature nan must be > 0"),
-    (["--threads", "100000"], "--threads 100000 must be between 0 and 256"),
-])
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--start", "𠀀"], "not in the model's vocabulary"),
+        (["--start", "a"], "not a Chinese character"),
+        (["--start", "明月"], "--start takes one character"),
+        (["--acrostic", "春夏秋"], "--acrostic needs 4 characters"),
+        (["--acrostic", "春夏秋冬", "--start", "月"], "pass one of them"),
+        (["--form", "七律"], "--form 七律 is not one this model was trained on"),
+        (["--n", "0"], "--n 0 must be between"),
+        (["--n", "100000"], "--n 100000 must be between"),
+        (["--temperature", "0"], "--temperature 0.0 must be > 0"),
+        (["--top-p", "1.5"], "--top-p 1.5 must be in (0, 1]"),
+        (["--top-p", "0"], "--top-p 0.0 must be in (0, 1]"),
+        (["--top-k", "0"], "--top-k 0 must be >= 1"),
+        (["--n", "many"], "invalid int value"),
+        (["--seed", "-5"], "--seed -5 must be between 0"),
+        (["--temperature", "inf"], "--temperature inf must be > 0 and finite"),
+        (["--temperature", "nan"], "--temperature nan must be > 0"),
+        (["--threads", "100000"], "--threads 100000 must be between 0 and 256"),
+    ],
+)
 def test_bad_arguments_give_one_line_errors(tiny_onnx, args, fragment):
     assert_clean_error(infer("--model", tiny_onnx[0], *args), fragment)
 
@@ -135,8 +155,12 @@ DAMAGE = [
     ("prosody", set_key("ping_groups", [[0]]), ["--rhyme"], "must list the groups of all"),
     ("prosody", set_key("group_names", ["一东"]), ["--rhyme"], "not a list of group ids below 1"),
     ("prosody", set_key("templates", {}), ["--tones"], "has no templates for 五绝"),
-    ("prosody", lambda d: d["templates"]["五绝"][0]["lines"].__setitem__(0, "平仄"), ["--tones"],
-     "template line must be 5 of"),
+    (
+        "prosody",
+        lambda d: d["templates"]["五绝"][0]["lines"].__setitem__(0, "平仄"),
+        ["--tones"],
+        "template line must be 5 of",
+    ),
     ("novel_bloom", "AAAA", ["--novel"], "novel_bloom holds 3 bytes"),
     ("novel_bloom", lambda b: "!!!!" + b[4:], ["--novel"], "novel_bloom is not base64"),
     ("novel", del_key("num_hashes"), ["--novel"], "novel.num_hashes must be a positive integer"),
@@ -169,7 +193,11 @@ def test_export_writes_one_checked_self_contained_file_with_metadata(tiny_onnx):
     onnx.checker.check_model(proto)
     assert not list(tiny_onnx[0].parent.glob("*.data"))
     props = {p.key: p.value for p in proto.metadata_props}
-    assert json.loads(props["forms"]) == ["五绝"] and props["quantization"] == "none" and len(props["weights_sha256"]) == 64
+    assert (
+        json.loads(props["forms"]) == ["五绝"]
+        and props["quantization"] == "none"
+        and len(props["weights_sha256"]) == 64
+    )
     assert props["script"] == "simplified" and json.loads(props["vocab"])[:2] == ["<pad>", "<bos>"]
     assert [i.name for i in proto.graph.input] == ["tokens", "h", "c"]
     assert [o.name for o in proto.graph.output] == ["logits", "h_out", "c_out"]
@@ -183,10 +211,10 @@ def test_export_errors_are_one_line(tmp_path):
 
 
 def test_a_simplified_start_character_is_mapped_for_a_traditional_model(tmp_path):
-    import torch
+    from poemnet.common.vocab import Vocab
     from poemnet.training import onnx_export
     from poemnet.training.model import PoemLSTM
-    from poemnet.common.vocab import Vocab
+
     vocab = Vocab.build(["風吹雲動，月照山明。"])
     model = PoemLSTM(len(vocab), 8, 8).eval()
     path = tmp_path / "traditional.onnx"

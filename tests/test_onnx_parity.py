@@ -1,17 +1,18 @@
 """onnxruntime vs the torch reference, minGPT style: outputs close, then greedy poems equal."""
+
 import numpy as np
 import onnx
 import pytest
 import torch
 
+from poemnet.common.forms import FORMS
+from poemnet.generation.generate import generate, poem_rules
+from poemnet.generation.runtime import PoemModel, top1_agreement
+from poemnet.generation.sampling import Sampling
 from poemnet.training import artifact, onnx_export
 from poemnet.training.batches import load_data
 from poemnet.training.config import load_config
-from poemnet.generation.sampling import Sampling
-from poemnet.common.forms import FORMS
-from poemnet.generation.generate import generate, poem_rules
 from poemnet.training.model import PoemLSTM, numpy_step_fn
-from poemnet.generation.runtime import PoemModel, top1_agreement
 
 
 def models(kind, tiny_onnx, tmp_path):
@@ -78,7 +79,9 @@ def test_int8_quantizes_both_lstm_layers_and_agrees_with_fp32(tiny_onnx):
     agree, total = top1_agreement(fp32, int8, val)
     assert total == 300 * (val.shape[1] - 1) and agree / total >= 0.95, agree / total
     # the output layer has one scale per output channel (vocabulary entry), the LSTM one per tensor
-    assert [name for name, dims in scales.items() if dims == [len(fp32.vocab)]] == ["model.head.weight_Transposed_scale"]
+    assert [name for name, dims in scales.items() if dims == [len(fp32.vocab)]] == [
+        "model.head.weight_Transposed_scale"
+    ]
     assert all(dims in ([], [1]) for name, dims in scales.items() if "head" not in name)
     form = FORMS["五绝"]
     poems = generate(int8.step, int8.zero_state, int8.vocab, form, 64, poem_rules(int8.vocab, form), Sampling(), seed=5)

@@ -1,21 +1,21 @@
 """Regulated verse: the 平水韵 table, the rules as guarantees for every form, relaxation, the metrics."""
+
 import dataclasses
 import json
 
-import numpy as np
 import onnx
 import pytest
 
 from conftest import assert_clean_error, run_script
 from poemnet.common import corpus, prosody
-from poemnet.generation.sampling import Sampling
-from poemnet.evaluate import matching_templates, metrics, rhymes
 from poemnet.common.forms import FORMS
+from poemnet.common.vocab import Vocab
+from poemnet.evaluate import matching_templates, metrics, rhymes
+from poemnet.generation import model_file
 from poemnet.generation.generate import Constraints, generate_detailed, poem_rules
 from poemnet.generation.line_filter import LineFilter, corpus_lines, line_hashes
-from poemnet.common.vocab import Vocab
-from poemnet.generation import model_file
 from poemnet.generation.runtime import PoemModel
+from poemnet.generation.sampling import Sampling
 
 JINGYESI = "床前明月光，疑是地上霜。举头望明月，低头思故乡。"
 DENG_GUANQUE_LOU = "白日依山尽，黄河入海流。欲穷千里目，更上一层楼。"
@@ -72,17 +72,28 @@ def test_the_line_filter_holds_every_line_and_few_others():
     others = sum(f"x{i:06d}" in line_filter for i in range(20000)) / 20000
     assert others < 0.02, others
     vocab = Vocab.build(["明月，光。"])
-    props = model_file.metadata_props(vocab=vocab, forms=["五绝"], script="simplified", num_layers=1, hidden_dim=1,
-                                      embedding_dim=1, weights_sha256="0", line_filter=line_filter)
+    props = model_file.metadata_props(
+        vocab=vocab,
+        forms=["五绝"],
+        script="simplified",
+        num_layers=1,
+        hidden_dim=1,
+        embedding_dim=1,
+        weights_sha256="0",
+        line_filter=line_filter,
+    )
     again = model_file.read_metadata(props).line_filter()
     assert "0001234" in again and json.loads(props["novel"])["expected_fpr"] < 0.011
     assert max(line_hashes("𬬻" * 9)) < 2**31 - 1  # extension-plane code points stay in range
 
 
 def generated(model, form, seed, n=12, **options):
-    decoder = poem_rules(model.vocab, form, constraints=Constraints(**options), prosody=model.prosody,
-                         line_filter=model.line_filter)
-    return generate_detailed(model.step, model.zero_state, model.vocab, form, n, decoder, Sampling(temperature=1.2), seed)
+    decoder = poem_rules(
+        model.vocab, form, constraints=Constraints(**options), prosody=model.prosody, line_filter=model.line_filter
+    )
+    return generate_detailed(
+        model.step, model.zero_state, model.vocab, form, n, decoder, Sampling(temperature=1.2), seed
+    )
 
 
 def check_poem(poem, form, options):
@@ -101,14 +112,18 @@ def check_poem(poem, form, options):
     return bool(relaxed)
 
 
-OPTIONS = [{"rhyme": True}, {"tones": True}, {"rhyme": True, "tones": True},
-           {"rhyme": True, "tones": True, "no_repeat": True, "novel": True}]
+OPTIONS = [
+    {"rhyme": True},
+    {"tones": True},
+    {"rhyme": True, "tones": True},
+    {"rhyme": True, "tones": True, "no_repeat": True, "novel": True},
+]
 
 
 @pytest.mark.parametrize("form", list(FORMS))
 def test_random_weights_every_form_every_option_is_a_guarantee(all_forms_onnx, form):
     model, form = PoemModel(all_forms_onnx[0]), FORMS[form]
-    acrostic = "春秋山风花天云江"[:form.num_lines]  # 平 characters: they fit every template's line starts
+    acrostic = "春秋山风花天云江"[: form.num_lines]  # 平 characters: they fit every template's line starts
     relaxed = total = 0
     for seed in range(2):
         for options in OPTIONS:
@@ -132,7 +147,9 @@ def test_an_impossible_combination_relaxes_in_order_and_reports_it(all_forms_onn
     model, form = PoemModel(all_forms_onnx[0]), FORMS["五绝"]
     group = 2  # 上平声三江, emptied: a rhyme group whose characters the vocabulary lacks
     assert (model.prosody.rhyme_group == group).any()
-    model.prosody = dataclasses.replace(model.prosody, rhyme_char=model.prosody.rhyme_char & (model.prosody.rhyme_group != group))
+    model.prosody = dataclasses.replace(
+        model.prosody, rhyme_char=model.prosody.rhyme_char & (model.prosody.rhyme_group != group)
+    )
     poems = generated(model, form, 0, n=4, rhyme=True, rhyme_group=group, tones=True)
     for poem in poems:
         assert form.matches(poem["text"])
@@ -149,11 +166,17 @@ def test_an_impossible_combination_relaxes_in_order_and_reports_it(all_forms_onn
 
 def test_greedy_with_every_rule_is_identical_through_torch_and_onnxruntime(all_forms_onnx):
     from poemnet.training.model import numpy_step_fn
+
     path, torch_model, _vocab = all_forms_onnx
     model = PoemModel(path)
     for form in FORMS.values():
-        decoder = poem_rules(model.vocab, form, constraints=Constraints({0: "山"}, rhyme=True, tones=True, no_repeat=True,
-                                                                        novel=True), prosody=model.prosody, line_filter=model.line_filter)
+        decoder = poem_rules(
+            model.vocab,
+            form,
+            constraints=Constraints({0: "山"}, rhyme=True, tones=True, no_repeat=True, novel=True),
+            prosody=model.prosody,
+            line_filter=model.line_filter,
+        )
         via_onnx = generate_detailed(model.step, model.zero_state, model.vocab, form, 3, decoder, Sampling(greedy=True))
         via_torch = generate_detailed(*numpy_step_fn(torch_model), model.vocab, form, 3, decoder, Sampling(greedy=True))
         assert via_torch == via_onnx
@@ -168,11 +191,14 @@ def strip_prosody(src, dst):
     onnx.save(proto, str(dst))
 
 
-@pytest.mark.parametrize("args, fragment", [
-    (["--rhyme", "火星"], "--rhyme 火星 is not a 平水韵 平 group"),
-    (["--tones", "--template", "平起"], "--template 平起 is not a template of 五绝"),
-    (["--template", "平起首句入韵"], "pass --tones with it"),
-])
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--rhyme", "火星"], "--rhyme 火星 is not a 平水韵 平 group"),
+        (["--tones", "--template", "平起"], "--template 平起 is not a template of 五绝"),
+        (["--template", "平起首句入韵"], "pass --tones with it"),
+    ],
+)
 def test_bad_poetics_options_are_one_line_errors(tiny_onnx, args, fragment):
     assert_clean_error(run_script("infer.py", "--model", tiny_onnx[0], *args), fragment)
 
@@ -187,7 +213,9 @@ def test_a_model_without_prosody_data_still_generates_and_refuses_tones(tiny_onn
 
 def test_rhyme_by_group_name_in_both_scripts_and_json_reports_the_choice(tiny_onnx):
     for name in ("阳", "七阳", "下平聲七陽"):
-        result = run_script("infer.py", "--model", tiny_onnx[0], "--rhyme", name, "--tones", "--n", "3", "--seed", "4", "--json")
+        result = run_script(
+            "infer.py", "--model", tiny_onnx[0], "--rhyme", name, "--tones", "--n", "3", "--seed", "4", "--json"
+        )
         assert result.returncode == 0, result.stderr
         for poem in json.loads(result.stdout)["poems"]:
             assert poem["rhyme_group"] == "下平声七阳" and poem["template"] and poem["relaxed"] == []
@@ -200,12 +228,19 @@ def test_the_novel_rule_checking_only_what_the_others_allow_changes_no_poem(all_
     to check every candidate must give the same poems and relaxations, relaxed rows included."""
     model, form = PoemModel(all_forms_onnx[0]), FORMS["五绝"]
     constraints = Constraints(first_chars=dict(enumerate(first)), rhyme=True, tones=True, no_repeat=True, novel=True)
-    decoder = poem_rules(model.vocab, form, constraints=constraints, prosody=model.prosody, line_filter=model.line_filter)
+    decoder = poem_rules(
+        model.vocab, form, constraints=constraints, prosody=model.prosody, line_filter=model.line_filter
+    )
     run = lambda: generate_detailed(model.step, model.zero_state, model.vocab, form, 16, decoder, Sampling(1.2), 3)  # noqa: E731
     narrowed = run()
     novel = dict(decoder.rules.soft)["novel"]
     assert novel.narrows
-    decoder.rules = dataclasses.replace(decoder.rules, soft=tuple(
-        (name, (lambda p, h, rule=rule: rule(p, h)) if name == "novel" else rule) for name, rule in decoder.rules.soft))
+    decoder.rules = dataclasses.replace(
+        decoder.rules,
+        soft=tuple(
+            (name, (lambda p, h, rule=rule: rule(p, h)) if name == "novel" else rule)
+            for name, rule in decoder.rules.soft
+        ),
+    )
     assert narrowed == run()
     assert any(p["relaxed"] for p in narrowed) == bool(first)

@@ -1,4 +1,5 @@
 """The shipped release model: it loads, writes every form with every option, and its card is true."""
+
 import hashlib
 import json
 import os
@@ -7,8 +8,8 @@ import re
 import pytest
 
 from conftest import ROOT, run_script
-from poemnet.evaluate import matching_templates, rhymes
 from poemnet.common.forms import FORMS
+from poemnet.evaluate import matching_templates, rhymes
 from poemnet.generation.runtime import PoemModel
 
 SHIPPED = ROOT / "models" / "poemnet-release-int8.onnx"
@@ -24,10 +25,19 @@ def test_the_shipped_model_knows_the_four_forms_and_carries_its_decoding_data():
 @pytest.mark.parametrize("form", list(FORMS))
 def test_the_shipped_model_writes_valid_poems_with_every_option(form):
     f = FORMS[form]
-    acrostic = "春秋山风花天云江"[:f.num_lines]
-    for seed, options in enumerate([[], ["--start", "月"], ["--acrostic", acrostic], ["--rhyme", "--tones"],
-                                    ["--start", "山", "--rhyme", "--tones", "--no-repeat", "--novel"]]):
-        result = run_script("infer.py", "--model", SHIPPED, "--form", form, "--n", "4", "--seed", seed, "--json", *options)
+    acrostic = "春秋山风花天云江"[: f.num_lines]
+    for seed, options in enumerate(
+        [
+            [],
+            ["--start", "月"],
+            ["--acrostic", acrostic],
+            ["--rhyme", "--tones"],
+            ["--start", "山", "--rhyme", "--tones", "--no-repeat", "--novel"],
+        ]
+    ):
+        result = run_script(
+            "infer.py", "--model", SHIPPED, "--form", form, "--n", "4", "--seed", seed, "--json", *options
+        )
         assert result.returncode == 0, result.stderr
         for poem in json.loads(result.stdout)["poems"]:
             assert f.matches(poem["text"]), poem
@@ -47,6 +57,7 @@ def test_the_model_card_gives_the_shipped_files_sha256():
 
 def test_infer_prefers_your_newest_export_and_falls_back_to_the_shipped_model(tmp_path, tiny_onnx):
     import importlib.util
+
     spec = importlib.util.spec_from_file_location("infer_script", ROOT / "infer.py")
     infer = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(infer)

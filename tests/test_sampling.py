@@ -1,4 +1,5 @@
 """The fast sampler against a plain reference, the exact meaning of top-k and top-p, and batch independence."""
+
 import numpy as np
 import pytest
 
@@ -14,7 +15,7 @@ def reference(logits, sampling, u):
     w = np.exp((logits.astype(np.float32) - logits.max()) / np.float32(sampling.temperature))
     order = np.argsort(-w, kind="stable")
     if sampling.top_k:
-        order = order[:sampling.top_k]
+        order = order[: sampling.top_k]
     kept = w[order].astype(np.float64)
     cumulative = np.cumsum(kept)
     needed = int((cumulative - kept < sampling.top_p * cumulative[-1]).sum())
@@ -24,8 +25,16 @@ def reference(logits, sampling, u):
 
 
 @pytest.mark.parametrize("spread", [2.0, 4.0, 8.0])  # flat rows take the dense sort, peaked ones the candidate list
-@pytest.mark.parametrize("sampling", [Sampling(0.8, 0, 0.9), Sampling(1.0, 0, 0.5), Sampling(1.5, 0, 0.95),
-                                      Sampling(0.8, 40, 0.9), Sampling(1.0, 5, 1.0)])
+@pytest.mark.parametrize(
+    "sampling",
+    [
+        Sampling(0.8, 0, 0.9),
+        Sampling(1.0, 0, 0.5),
+        Sampling(1.5, 0, 0.95),
+        Sampling(0.8, 40, 0.9),
+        Sampling(1.0, 5, 1.0),
+    ],
+)
 def test_the_fast_sampler_picks_what_the_reference_picks(sampling, spread):
     rng = np.random.default_rng(0)
     logits = rng.normal(0, spread, (64, 3000)).astype(np.float32)
@@ -34,7 +43,9 @@ def test_the_fast_sampler_picks_what_the_reference_picks(sampling, spread):
     uniforms = rng.random(64)
     expected = [reference(row, sampling, u) for row, u in zip(logits, uniforms)]
     assert sample(logits, sampling, uniforms).tolist() == expected
-    assert [int(sample(row[None], sampling, [u])[0]) for row, u in zip(logits, uniforms)] == expected  # the one-row path
+    assert [
+        int(sample(row[None], sampling, [u])[0]) for row, u in zip(logits, uniforms)
+    ] == expected  # the one-row path
 
 
 def test_top_k_and_top_p_on_hand_made_logits():
@@ -52,22 +63,43 @@ def test_top_k_and_top_p_on_hand_made_logits():
 
 def test_poem_i_does_not_depend_on_the_batch_size(all_forms_onnx):
     model, form = PoemModel(all_forms_onnx[0]), FORMS["七绝"]
-    decoder = poem_rules(model.vocab, form, constraints=Constraints(rhyme=True, tones=True, no_repeat=True, novel=True),
-                         prosody=model.prosody, line_filter=model.line_filter)
-    run = lambda n: generate_detailed(model.step, model.zero_state, model.vocab, form, n, decoder, Sampling(0.8, 0, 0.9), 7)  # noqa: E731
+    decoder = poem_rules(
+        model.vocab,
+        form,
+        constraints=Constraints(rhyme=True, tones=True, no_repeat=True, novel=True),
+        prosody=model.prosody,
+        line_filter=model.line_filter,
+    )
+
+    def run(n):
+        return generate_detailed(model.step, model.zero_state, model.vocab, form, n, decoder, Sampling(0.8, 0, 0.9), 7)
+
     one, five, eight = run(1), run(5), run(8)
     assert one[0] == five[0] == eight[0] and five == eight[:5]
 
 
-@pytest.mark.parametrize("constraints", [Constraints(), Constraints(rhyme=True, tones=True, no_repeat=True, novel=True)])
+@pytest.mark.parametrize(
+    "constraints", [Constraints(), Constraints(rhyme=True, tones=True, no_repeat=True, novel=True)]
+)
 def test_generated_poems_are_the_ones_the_textbook_sampler_gives(all_forms_onnx, monkeypatch, constraints):
     """Whole poems from a trained model's real (broad) distributions: the fast sampler against the
     reference plugged into the same generation loop, seed for seed."""
     import poemnet.generation.generate
+
     model, form = PoemModel(all_forms_onnx[0]), FORMS["五律"]
-    decoder = poem_rules(model.vocab, form, constraints=constraints, prosody=model.prosody, line_filter=model.line_filter)
-    run = lambda seed: generate_detailed(model.step, model.zero_state, model.vocab, form, 6, decoder, Sampling(0.8, 0, 0.9), seed)  # noqa: E731
+    decoder = poem_rules(
+        model.vocab, form, constraints=constraints, prosody=model.prosody, line_filter=model.line_filter
+    )
+
+    def run(seed):
+        return generate_detailed(
+            model.step, model.zero_state, model.vocab, form, 6, decoder, Sampling(0.8, 0, 0.9), seed
+        )
+
     fast = [run(seed) for seed in range(3)]
-    monkeypatch.setattr(poemnet.generation.generate, "sample", lambda logits, sampling, uniforms: np.array(
-        [reference(row, sampling, u) for row, u in zip(logits, uniforms)]))
+    monkeypatch.setattr(
+        poemnet.generation.generate,
+        "sample",
+        lambda logits, sampling, uniforms: np.array([reference(row, sampling, u) for row, u in zip(logits, uniforms)]),
+    )
     assert fast == [run(seed) for seed in range(3)]

@@ -11,10 +11,10 @@ import torch
 from safetensors.torch import load_file
 
 from conftest import ROOT, assert_clean_error, run_script
+from poemnet.common.errors import UserError
 from poemnet.training import checkpoint
 from poemnet.training.config import load_config
-from poemnet.common.errors import UserError
-from poemnet.training.trainer import TrainingDiverged, Trainer, train
+from poemnet.training.trainer import Trainer, TrainingDiverged, train
 
 TINY = ROOT / "configs" / "tiny.yaml"
 
@@ -35,20 +35,49 @@ def assert_same_weights(a, b, atol):
 
 def test_tiny_learns_well_below_the_uniform_baseline(tiny_run):
     import json
+
     metrics = json.loads((tiny_run[1] / "metrics.json").read_text())
     uniform = math.log(metrics["vocab_size"])
     assert metrics["val_loss"] < 0.8 * uniform, (metrics, uniform)
-    assert sorted(p.name for p in tiny_run[1].iterdir()) == ["config.yaml", "metrics.json", "model.safetensors", "vocab.json"]
+    assert sorted(p.name for p in tiny_run[1].iterdir()) == [
+        "config.yaml",
+        "metrics.json",
+        "model.safetensors",
+        "vocab.json",
+    ]
 
 
 def test_two_cpu_processes_match_one_process_with_twice_the_batch(tmp_path):
-    common = ["--config", TINY, "--set", "train.max_steps=4", "--set", "train.num_samples=0", "--set", "train.eval_every=4"]
-    two = run_script("-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "train_dist.py", *common,
-                     "--set", "train.batch_size=8", "--set", f"output.dir={tmp_path / 'two'}", env={"ACCELERATE_USE_CPU": "true"})
+    common = [
+        "--config",
+        TINY,
+        "--set",
+        "train.max_steps=4",
+        "--set",
+        "train.num_samples=0",
+        "--set",
+        "train.eval_every=4",
+    ]
+    two = run_script(
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "train_dist.py",
+        *common,
+        "--set",
+        "train.batch_size=8",
+        "--set",
+        f"output.dir={tmp_path / 'two'}",
+        env={"ACCELERATE_USE_CPU": "true"},
+    )
     assert two.returncode == 0, two.stderr[-3000:]
     assert "2 process(es), DistributedType.MULTI_CPU" in two.stdout + two.stderr
     assert (tmp_path / "two" / "checkpoints" / "step-0000004" / "rng-rank1.safetensors").exists()
-    one = run_script("train_dist.py", *common, "--set", "train.batch_size=16", "--set", f"output.dir={tmp_path / 'one'}")
+    one = run_script(
+        "train_dist.py", *common, "--set", "train.batch_size=16", "--set", f"output.dir={tmp_path / 'one'}"
+    )
     assert one.returncode == 0, one.stderr[-3000:]
     # gloo sums in another order than one big batch: float32 rounding, amplified by Adam (2.3e-6 seen after 4 steps)
     assert_same_weights(weights(tmp_path / "two" / "final"), weights(tmp_path / "one" / "final"), atol=2e-5)
@@ -78,8 +107,22 @@ def test_a_damaged_checkpoint_is_skipped_for_the_previous_one(tmp_path, capsys):
 
 
 def test_a_killed_run_resumes_from_its_last_complete_checkpoint(tmp_path):
-    args = [sys.executable, "train_dist.py", "--config", str(TINY), "--set", "train.max_steps=300", "--set", "train.ckpt_every=3",
-            "--set", "train.eval_every=1000", "--set", "train.num_samples=0", "--set", f"output.dir={tmp_path}"]
+    args = [
+        sys.executable,
+        "train_dist.py",
+        "--config",
+        str(TINY),
+        "--set",
+        "train.max_steps=300",
+        "--set",
+        "train.ckpt_every=3",
+        "--set",
+        "train.eval_every=1000",
+        "--set",
+        "train.num_samples=0",
+        "--set",
+        f"output.dir={tmp_path}",
+    ]
     proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while time.time() < deadline and not (tmp_path / "checkpoints" / "step-0000009").exists():
@@ -101,6 +144,7 @@ def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_checkpoint(tmp_p
     def poisoned(self, tokens, model=None):
         loss = real_loss(self, tokens, model)
         return loss * float("nan") if self.step == 5 and self.model.training else loss
+
     monkeypatch.setattr(Trainer, "loss", poisoned)
     with pytest.raises(TrainingDiverged, match="gradient norm became nan at step 5.*step-0000004"):
         train(cfg)
@@ -110,8 +154,17 @@ def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_checkpoint(tmp_p
 
 
 def test_world_size_without_a_process_group_is_refused():
-    result = run_script("-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "train_dist.py",
-                        "--config", TINY, env={"ACCELERATE_USE_CPU": None})
+    result = run_script(
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "train_dist.py",
+        "--config",
+        TINY,
+        env={"ACCELERATE_USE_CPU": None},
+    )
     assert result.returncode != 0
     # each rank prints our one-line error; the traceback that follows is torchrun's own report
     assert result.stderr.count("error: WORLD_SIZE=2 but accelerate runs 1 process") == 2, result.stderr
@@ -119,25 +172,31 @@ def test_world_size_without_a_process_group_is_refused():
 
 
 def test_fp16_on_cpu_is_refused(tmp_path):
-    result = run_script("train_dist.py", "--config", TINY, "--set", "train.mixed_precision=fp16", "--set", f"output.dir={tmp_path}")
+    result = run_script(
+        "train_dist.py", "--config", TINY, "--set", "train.mixed_precision=fp16", "--set", f"output.dir={tmp_path}"
+    )
     assert_clean_error(result, "fp16 on cpu would silently train in fp32")
     assert not (tmp_path / "checkpoints").exists()
 
 
-@pytest.mark.parametrize("override, fragment", [
-    ("train.lrr=1", "unknown config key train.lrr"),
-    ("train.batch_size=many", "train.batch_size must be int"),
-    ("model.dropout=1.5", "model.dropout must be in [0, 1)"),
-    ("data.forms=[宋词]", "data.forms"),
-    ("output.dir=yes", "output.dir must be a string; YAML read True"),
-    ("train.mixed_precision=fp8", "train.mixed_precision must be no, bf16, fp16 or null"),
-])
+@pytest.mark.parametrize(
+    "override, fragment",
+    [
+        ("train.lrr=1", "unknown config key train.lrr"),
+        ("train.batch_size=many", "train.batch_size must be int"),
+        ("model.dropout=1.5", "model.dropout must be in [0, 1)"),
+        ("data.forms=[宋词]", "data.forms"),
+        ("output.dir=yes", "output.dir must be a string; YAML read True"),
+        ("train.mixed_precision=fp8", "train.mixed_precision must be no, bf16, fp16 or null"),
+    ],
+)
 def test_config_errors_are_one_line_and_exit_2(override, fragment):
     assert_clean_error(run_script("train_dist.py", "--config", TINY, "--set", override), fragment)
 
 
 def test_logs_go_to_metrics_jsonl_and_tensorboard(tmp_path):
     import json
+
     train(tiny(tmp_path, "train.max_steps=4", "train.log_every=2", "train.eval_every=4", "output.tensorboard=true"))
     records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records if "loss" in r] == [2, 4]
@@ -167,31 +226,75 @@ def test_a_second_fresh_run_into_the_same_folder_is_refused_and_a_mismatched_res
 
 
 def test_accelerate_launch_with_the_multi_cpu_config_runs_two_ranks(tmp_path):
-    result = run_script("-m", "accelerate.commands.launch", "--config_file", ROOT / "configs" / "accelerate" / "multi_cpu.yaml",
-                        "train_dist.py", "--config", TINY, "--set", "train.max_steps=2", "--set", "train.num_samples=0",
-                        "--set", f"output.dir={tmp_path}", env={"ACCELERATE_USE_CPU": "true"})
+    result = run_script(
+        "-m",
+        "accelerate.commands.launch",
+        "--config_file",
+        ROOT / "configs" / "accelerate" / "multi_cpu.yaml",
+        "train_dist.py",
+        "--config",
+        TINY,
+        "--set",
+        "train.max_steps=2",
+        "--set",
+        "train.num_samples=0",
+        "--set",
+        f"output.dir={tmp_path}",
+        env={"ACCELERATE_USE_CPU": "true"},
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "2 process(es), DistributedType.MULTI_CPU" in result.stdout + result.stderr
     assert (tmp_path / "final" / "model.safetensors").exists()
 
 
 def two_ranks(*args, timeout=300):
-    return run_script("-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", *args,
-                      env={"ACCELERATE_USE_CPU": "true"}, timeout=timeout)
+    return run_script(
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        *args,
+        env={"ACCELERATE_USE_CPU": "true"},
+        timeout=timeout,
+    )
 
 
 def test_a_checkpoint_one_rank_cannot_read_stops_both_ranks_with_one_message(tmp_path):
-    common = ["--config", TINY, "--set", "train.max_steps=4", "--set", "train.num_samples=0", "--set", f"output.dir={tmp_path}"]
+    common = [
+        "--config",
+        TINY,
+        "--set",
+        "train.max_steps=4",
+        "--set",
+        "train.num_samples=0",
+        "--set",
+        f"output.dir={tmp_path}",
+    ]
     assert two_ranks("train_dist.py", *common, "--stop-after", "2").returncode == 0
     started = time.time()
     result = two_ranks("tests/rank_disagreement.py", *common, "--resume", "auto", timeout=120)
     assert result.returncode != 0 and time.time() - started < 60
-    assert result.stderr.count("error: ") >= 2 and result.stderr.count("is not visible on this machine") == 2, result.stderr
+    assert result.stderr.count("error: ") >= 2 and result.stderr.count("is not visible on this machine") == 2, (
+        result.stderr
+    )
 
 
 def test_two_rank_resume_with_dropout_is_exact(tmp_path):
-    common = ["--config", TINY, "--set", "train.max_steps=6", "--set", "train.num_samples=0", "--set", "model.dropout=0.3",
-              "--set", "train.batch_size=8", "--set", "train.eval_every=6"]
+    common = [
+        "--config",
+        TINY,
+        "--set",
+        "train.max_steps=6",
+        "--set",
+        "train.num_samples=0",
+        "--set",
+        "model.dropout=0.3",
+        "--set",
+        "train.batch_size=8",
+        "--set",
+        "train.eval_every=6",
+    ]
     straight = two_ranks("train_dist.py", *common, "--set", f"output.dir={tmp_path / 'straight'}")
     assert straight.returncode == 0, straight.stderr[-3000:]
     halves = [*common, "--set", f"output.dir={tmp_path / 'halves'}"]
@@ -202,16 +305,30 @@ def test_two_rank_resume_with_dropout_is_exact(tmp_path):
 
 
 def test_a_kill_inside_a_checkpoint_write_leaves_the_previous_one_and_no_leftovers(tmp_path):
-    script = ("import os, signal, sys; sys.path.insert(0, '.'); from poemnet.training import checkpoint\n"
-              "real = checkpoint.save_file\n"
-              "def dying(tensors, path):\n"
-              "    if 'step-0000006' in str(path) and str(path).endswith('model.safetensors'):\n"
-              "        open(path, 'wb').write(b'half a file'); os.kill(os.getpid(), signal.SIGKILL)\n"
-              "    return real(tensors, path)\n"
-              "checkpoint.save_file = dying\n"
-              "from train_dist import main; main(sys.argv[1:])\n")
-    args = ["--config", TINY, "--set", "train.max_steps=8", "--set", "train.ckpt_every=3", "--set", "train.num_samples=0",
-            "--set", "train.eval_every=8", "--set", f"output.dir={tmp_path}"]
+    script = (
+        "import os, signal, sys; sys.path.insert(0, '.'); from poemnet.training import checkpoint\n"
+        "real = checkpoint.save_file\n"
+        "def dying(tensors, path):\n"
+        "    if 'step-0000006' in str(path) and str(path).endswith('model.safetensors'):\n"
+        "        open(path, 'wb').write(b'half a file'); os.kill(os.getpid(), signal.SIGKILL)\n"
+        "    return real(tensors, path)\n"
+        "checkpoint.save_file = dying\n"
+        "from train_dist import main; main(sys.argv[1:])\n"
+    )
+    args = [
+        "--config",
+        TINY,
+        "--set",
+        "train.max_steps=8",
+        "--set",
+        "train.ckpt_every=3",
+        "--set",
+        "train.num_samples=0",
+        "--set",
+        "train.eval_every=8",
+        "--set",
+        f"output.dir={tmp_path}",
+    ]
     killed = run_script("-c", script, *args)
     assert killed.returncode == -signal.SIGKILL
     assert (tmp_path / "checkpoints" / ".partial-step-0000006" / "model.safetensors").exists()
@@ -250,6 +367,7 @@ def test_nan_gradients_with_a_finite_loss_never_reach_the_weights(tmp_path, monk
         if self.step == 5:
             next(self.model.parameters()).grad[0, 0] = float("nan")
         return real_backward(self)
+
     monkeypatch.setattr(Trainer, "optimizer_step", poisoned)
     with pytest.raises(TrainingDiverged, match="gradient norm became nan at step 5"):
         train(cfg)
@@ -258,14 +376,30 @@ def test_nan_gradients_with_a_finite_loss_never_reach_the_weights(tmp_path, monk
 
 def test_the_learning_rate_schedule_warms_up_then_follows_the_cosine():
     from poemnet.training.trainer import lr_at
+
     t = load_config(TINY, ["train.lr=1.0", "train.min_lr=0.1", "train.warmup_steps=4"]).train
     assert [lr_at(s, 104, t) for s in range(4)] == [0.25, 0.5, 0.75, 1.0]
-    assert lr_at(4, 104, t) == 1.0 and lr_at(54, 104, t) == pytest.approx(0.55) and lr_at(104, 104, t) == pytest.approx(0.1)
+    assert (
+        lr_at(4, 104, t) == 1.0
+        and lr_at(54, 104, t) == pytest.approx(0.55)
+        and lr_at(104, 104, t) == pytest.approx(0.1)
+    )
 
 
 def test_a_short_bf16_run_on_cpu_trains_with_bf16_compute(tmp_path):
-    result = run_script("train_dist.py", "--config", TINY, "--set", "train.max_steps=4", "--set", "train.mixed_precision=bf16",
-                        "--set", "train.num_samples=0", "--set", f"output.dir={tmp_path}")  # its own process: accelerate's state is global
+    result = run_script(
+        "train_dist.py",
+        "--config",
+        TINY,
+        "--set",
+        "train.max_steps=4",
+        "--set",
+        "train.mixed_precision=bf16",
+        "--set",
+        "train.num_samples=0",
+        "--set",
+        f"output.dir={tmp_path}",
+    )  # its own process: accelerate's state is global
     assert result.returncode == 0, result.stderr[-2000:]
     final = tmp_path / "final"
     metrics = json.loads((final / "metrics.json").read_text())
@@ -276,6 +410,7 @@ def test_a_short_bf16_run_on_cpu_trains_with_bf16_compute(tmp_path):
 def test_the_lstm_runs_in_fp32_when_autocast_would_give_it_another_dtype(monkeypatch):
     from poemnet.training import precision
     from poemnet.training.model import PoemLSTM
+
     assert not precision.lstm_needs_fp32("bf16", "bfloat16") and precision.lstm_needs_fp32("bf16", "float16")
     assert not precision.lstm_needs_fp32("no", "float32") and not precision.lstm_needs_fp32("fp16", "float16")
     model, tokens = PoemLSTM(50, 8, 16), torch.randint(0, 50, (2, 7))
@@ -289,6 +424,7 @@ def test_the_lstm_runs_in_fp32_when_autocast_would_give_it_another_dtype(monkeyp
     def first_probe_sees_fp16(*args):
         probes.append(1)
         return {"lstm": "float16", "head": "bfloat16"} if len(probes) == 1 else real(*args)
+
     monkeypatch.setattr(precision, "dtypes_seen", first_probe_sees_fp16)
     record = precision.decide(model, bf16, tokens, "bf16")
     assert record["autocast_lstm_dtype"] == "float16" and record["lstm_outside_autocast"] and model.lstm_fp32
@@ -297,7 +433,9 @@ def test_the_lstm_runs_in_fp32_when_autocast_would_give_it_another_dtype(monkeyp
 
 def test_the_tiny_model_beats_a_unigram_model_clearly(tiny_run):
     from collections import Counter
+
     from poemnet.training.batches import IGNORE, inputs_and_targets, load_data
+
     metrics = json.loads((tiny_run[1] / "metrics.json").read_text())
     data = load_data(load_config(tiny_run[1] / "config.yaml").data)
     counts = Counter()

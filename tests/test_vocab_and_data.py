@@ -5,13 +5,13 @@ import torch
 from conftest import run_script
 from poemnet.common import corpus
 from poemnet.common.corpus import is_validation, split
-from poemnet.training.batches import epoch_batches, rank_slice
 from poemnet.common.vocab import BOS, EOS, UNK, Vocab
+from poemnet.training.batches import epoch_batches, rank_slice
 
 
 def test_vocab_orders_by_frequency_then_code_point_and_round_trips(tmp_path):
     vocab = Vocab.build(["月月山，水。", "山月，水。"], min_count=1)
-    chars = vocab.tokens[vocab.num_reserved:]
+    chars = vocab.tokens[vocab.num_reserved :]
     assert chars[0] == "月" and chars.index("山") < chars.index("水")  # 3 月, then 2 each ordered by code point
     text = "山月，水。"
     assert vocab.decode(vocab.encode(text)) == text
@@ -28,8 +28,10 @@ def test_vocab_maps_rare_and_unknown_characters_to_unk():
     assert vocab.tokens[vocab.unk_id] == UNK
 
 
-SPLIT_SCRIPT = "import json; from poemnet.common import corpus; from poemnet.training import batches as data; p = corpus.load()[:2000]; " \
-               "print(json.dumps([x.text for x in data.split(p, 0.05)[1]], ensure_ascii=False))"
+SPLIT_SCRIPT = (
+    "import json; from poemnet.common import corpus; from poemnet.training import batches as data; p = corpus.load()[:2000]; "
+    "print(json.dumps([x.text for x in data.split(p, 0.05)[1]], ensure_ascii=False))"
+)
 
 
 def test_split_is_the_same_in_another_process():

@@ -1,6 +1,7 @@
 """The page in a real headless Chromium: greedy poems equal infer.py's, sampled ones keep every rule,
 bad input shows its message. Locally these skip (saying what to install) when Chromium, playwright
 or web/node_modules are missing; under CI=true they fail instead."""
+
 import functools
 import json
 import os
@@ -12,8 +13,8 @@ from urllib.parse import urlencode
 import pytest
 
 from conftest import ROOT, run_script
-from poemnet.evaluate import matching_templates, rhymes
 from poemnet.common.forms import FORMS
+from poemnet.evaluate import matching_templates, rhymes
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHIPPED = ROOT / "models" / "poemnet-release-int8.onnx"
@@ -56,6 +57,7 @@ class QuietHandler(SimpleHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def browser(page_url):
     from playwright.sync_api import sync_playwright
+
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
         yield browser
@@ -73,13 +75,19 @@ def page_poems(page):
     assert page.evaluate("document.body.dataset.state") == "done", page.inner_text("#error")
     texts = [e.get_attribute("data-text") for e in page.query_selector_all("#poems > *")]
     details = page.evaluate("window.poemnet.poems")
-    assert texts == [d["text"] for d in details] and [e.inner_text().replace("\n", "") for e in page.query_selector_all("#poems > *")] == texts
+    assert (
+        texts == [d["text"] for d in details]
+        and [e.inner_text().replace("\n", "") for e in page.query_selector_all("#poems > *")] == texts
+    )
     return details
 
 
-CASES = {"plain": ({}, []), "start": ({"start": "山"}, ["--start", "山"]),
-         "acrostic": ({"acrostic": "春秋山风花天云江"}, ["--acrostic", "春秋山风花天云江"]),
-         "rhyme+tones": ({"rhyme": "1", "tones": "1"}, ["--rhyme", "--tones"])}
+CASES = {
+    "plain": ({}, []),
+    "start": ({"start": "山"}, ["--start", "山"]),
+    "acrostic": ({"acrostic": "春秋山风花天云江"}, ["--acrostic", "春秋山风花天云江"]),
+    "rhyme+tones": ({"rhyme": "1", "tones": "1"}, ["--rhyme", "--tones"]),
+}
 
 
 @pytest.mark.parametrize("form", list(FORMS))
@@ -102,7 +110,9 @@ def test_greedy_poems_in_the_page_equal_infer_py(browser, page_url, form):
 def test_sampled_poems_keep_layout_rhyme_and_template(browser, page_url, form, tmp_path):
     f = FORMS[form]
     for seed in (1, 2, 3):
-        page = open_page(browser, page_url, form=form, rhyme="1", tones="1", no_repeat="1", novel="1", seed=str(seed), n="3")
+        page = open_page(
+            browser, page_url, form=form, rhyme="1", tones="1", no_repeat="1", novel="1", seed=str(seed), n="3"
+        )
         poems = page_poems(page)
         page.screenshot(path=str(tmp_path / f"page-{seed}.png"))
         page.close()
@@ -115,12 +125,15 @@ def test_sampled_poems_keep_layout_rhyme_and_template(browser, page_url, form, t
                 assert len(set(chars)) == len(chars)
 
 
-@pytest.mark.parametrize("params, message", [
-    ({"start": "𠀀"}, "is not in the model's vocabulary"),
-    ({"acrostic": "春夏秋"}, "the acrostic needs 4 characters for a 五绝, got 3"),
-    ({"rhyme": "火星"}, "火星 is not a 平水韵 平 group"),
-    ({"form": "宋词"}, "form 宋词 is not one this model knows"),
-])
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"start": "𠀀"}, "is not in the model's vocabulary"),
+        ({"acrostic": "春夏秋"}, "the acrostic needs 4 characters for a 五绝, got 3"),
+        ({"rhyme": "火星"}, "火星 is not a 平水韵 平 group"),
+        ({"form": "宋词"}, "form 宋词 is not one this model knows"),
+    ],
+)
 def test_bad_input_shows_its_message_in_the_page(browser, page_url, params, message):
     page = open_page(browser, page_url, **{"form": "五绝", **params})
     assert page.evaluate("document.body.dataset.state") == "error"

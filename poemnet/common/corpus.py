@@ -3,6 +3,7 @@
 A corpus is JSONL (gzip when the name ends in .gz) of {text, form, dynasty, author, title}, written
 by `poemnet.builders.corpus`; `<corpus>.stats.json` beside it is the builder's report.
 """
+
 import gzip
 import hashlib
 import json
@@ -21,6 +22,7 @@ def resolve(name):
     """The file a corpus name stands for: the embedded one for "embedded" or None, else the path."""
     return EMBEDDED_CORPUS if name in (None, EMBEDDED) else Path(name)
 
+
 @dataclass
 class Poem:
     text: str  # lines joined, punctuation kept: "XXXXX，XXXXX。XXXXX，XXXXX。"
@@ -34,7 +36,9 @@ def load(path=None):
     """Load a corpus file (a path, or None / "embedded" for the embedded 五绝 corpus)."""
     path = resolve(path)
     if not path.is_file():
-        raise UserError(f"corpus {path} not found: build one with `python -m poemnet.builders.corpus build` or use the embedded one")
+        raise UserError(
+            f"corpus {path} not found: build one with `python -m poemnet.builders.corpus build` or use the embedded one"
+        )
     opener = gzip.open if path.suffix == ".gz" else open
     poems = []
     try:
@@ -42,7 +46,9 @@ def load(path=None):
             for lineno, line in enumerate(f, 1):
                 poems.append(_poem_from_json(line, path, lineno))
     except (OSError, UnicodeDecodeError, EOFError) as e:
-        raise UserError(f"corpus {path} cannot be read ({e}): rebuild it with `python -m poemnet.builders.corpus build`")
+        raise UserError(
+            f"corpus {path} cannot be read ({e}): rebuild it with `python -m poemnet.builders.corpus build`"
+        )
     return poems
 
 
@@ -85,6 +91,9 @@ def stats(poems):
     """Counts per form and dynasty, and the number of distinct characters."""
     table = Counter((p.form, p.dynasty) for p in poems)
     chars = {ch for p in poems for ch in p.text if ch not in "，。"}
-    return {"poems": len(poems), "by_form": dict(Counter(p.form for p in poems)),
-            "by_form_and_dynasty": {f"{f} {d}": n for (f, d), n in sorted(table.items())},
-            "distinct_characters": len(chars)}
+    return {
+        "poems": len(poems),
+        "by_form": dict(Counter(p.form for p in poems)),
+        "by_form_and_dynasty": {f"{f} {d}": n for (f, d), n in sorted(table.items())},
+        "distinct_characters": len(chars),
+    }

@@ -1,4 +1,5 @@
 """One exception for bad input and one wrapper that turns it into a one-line error and exit code 2."""
+
 import os
 import sys
 

@@ -3,6 +3,7 @@
 A poem is stored as one string of lines, each line ending in a comma (odd lines) or a full stop
 (even lines): 五绝 is "XXXXX，XXXXX。XXXXX，XXXXX。".
 """
+
 import re
 from dataclasses import dataclass
 
@@ -48,7 +49,7 @@ class Form:
 
     def lines(self, text):
         step = self.line_len + 1
-        return [text[i:i + step] for i in range(0, len(text), step)]
+        return [text[i : i + step] for i in range(0, len(text), step)]
 
 
 def _form_regex(line_len, num_lines):

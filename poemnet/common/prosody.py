@@ -9,6 +9,7 @@ Simplified keys come from OpenCC t2s per character; where several traditional ch
 into one simplified one, the classes and groups are united. Decoding never reads this file: export
 writes what the model's vocabulary needs into the ONNX metadata (`vocab_prosody`).
 """
+
 import json
 import re
 from functools import lru_cache
@@ -73,13 +74,19 @@ def vocab_prosody(vocab, forms, script):
         tone, gids = chars.get(token, (UNKNOWN, ()))
         tones.append(tone)
         groups.append(list(gids))
-    return {"version": PROSODY_VERSION, "tones": "".join(tones), "ping_groups": groups, "group_names": names,
-            "templates": {name: templates(FORMS[name]) for name in forms}}
+    return {
+        "version": PROSODY_VERSION,
+        "tones": "".join(tones),
+        "ping_groups": groups,
+        "group_names": names,
+        "templates": {name: templates(FORMS[name]) for name in forms},
+    }
 
 
 def group_id(query, names):
     """A 平 group from '东', '一东' or '上平声一东' (either script); None if none matches."""
     from poemnet.common.writing_system import to_simplified
+
     query = to_simplified(query.strip())
     for i, name in enumerate(names):
         short = re.sub(r"^[上下]平声", "", name)

@@ -1,4 +1,5 @@
 """Character vocabulary: special tokens, one token per form, then characters by frequency."""
+
 import json
 from collections import Counter
 
@@ -21,7 +22,7 @@ class Vocab:
         if len(self.index) != len(self.tokens):
             raise ValueError("vocabulary has duplicate tokens")
         expected = list(SPECIALS) + [form_token(f) for f in FORMS]
-        if self.tokens[:len(expected)] != expected:
+        if self.tokens[: len(expected)] != expected:
             raise ValueError(f"vocabulary must start with {expected}")
         self.pad_id, self.bos_id, self.eos_id, self.unk_id = (self.index[t] for t in SPECIALS)
         self.num_reserved = len(expected)
@@ -60,6 +61,7 @@ class Vocab:
 
     def save(self, path):
         from poemnet.common.atomic import write_text_atomic
+
         write_text_atomic(path, self.to_json())
 
     @classmethod

@@ -1,13 +1,15 @@
 """Map a character into the model's script (simplified or traditional) with OpenCC."""
-from functools import lru_cache
+
+from functools import cache
 
 from poemnet.common.errors import UserError
 from poemnet.common.forms import is_hanzi
 
 
-@lru_cache(maxsize=None)
+@cache
 def _converter(config):
     import opencc
+
     return opencc.OpenCC(config)
 
 

@@ -1,12 +1,24 @@
 """The generation loop over any stepwise model (onnxruntime or torch): numpy in, numpy out."""
+
 import random
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from poemnet.generation.rules import (RhymeGroupRule, RuleSet, TemplateRule, TokenClasses, allowed_tokens, format_rule,
-                              line_start_rule, mask_logits, no_repeat_rule, novel_rule, rhyme_rule)
 from poemnet.common.errors import UserError
+from poemnet.generation.rules import (
+    RhymeGroupRule,
+    RuleSet,
+    TemplateRule,
+    TokenClasses,
+    allowed_tokens,
+    format_rule,
+    line_start_rule,
+    mask_logits,
+    no_repeat_rule,
+    novel_rule,
+    rhyme_rule,
+)
 from poemnet.generation.sampling import Sampling, sample
 
 
@@ -19,6 +31,7 @@ def zero_state(num_layers, hidden_dim, batch_size):
 @dataclass(frozen=True)
 class Constraints:
     """What the user asked of the poem beyond its layout."""
+
     first_chars: dict = field(default_factory=dict)  # {line: character}: a start character or an acrostic
     rhyme: bool = False
     rhyme_group: int = None  # a 平 group id; None = set by the first rhyme character drawn
@@ -39,6 +52,7 @@ class Constraints:
 @dataclass
 class Decoder:
     """The rules of one request, and what they chose per poem."""
+
     rules: RuleSet
     templates: TemplateRule = None
     rhyme_groups: RhymeGroupRule = None
@@ -66,10 +80,14 @@ def poem_rules(vocab, form, first_chars=None, constraints=None, prosody=None, li
     if forced:
         hard.append(line_start_rule(form, forced, len(vocab)))
     if c.needs_prosody and prosody is None:
-        raise UserError("this model file carries no prosody data (tones and rhyme groups): re-export it with this "
-                        "version's export.py to use --rhyme or --tones")
+        raise UserError(
+            "this model file carries no prosody data (tones and rhyme groups): re-export it with this "
+            "version's export.py to use --rhyme or --tones"
+        )
     if c.needs_line_filter and line_filter is None:
-        raise UserError("this model file carries no corpus line filter: re-export it with this version's export.py to use --novel")
+        raise UserError(
+            "this model file carries no corpus line filter: re-export it with this version's export.py to use --novel"
+        )
     decoder = Decoder(RuleSet(tuple(hard)), group_names=prosody.group_names if prosody else None)
     soft = []
     if c.tones:
@@ -92,14 +110,17 @@ def _templates(prosody, form, name, forced):
     if name is not None:
         chosen = [t for t in known if t["name"] == name]
         if not chosen:
-            raise UserError(f"--template {name} is not a template of {form.name}: choose from "
-                            f"{', '.join(t['name'] for t in known)}")
+            raise UserError(
+                f"--template {name} is not a template of {form.name}: choose from {', '.join(t['name'] for t in known)}"
+            )
         return chosen
     if not forced:
         return known
     rule = TemplateRule(form, known, prosody, rhyme=False)
-    conflicts = [sum(not rule.requirements[k, line * (form.line_len + 1), token] for line, token in forced.items())
-                 for k in range(len(known))]
+    conflicts = [
+        sum(not rule.requirements[k, line * (form.line_len + 1), token] for line, token in forced.items())
+        for k in range(len(known))
+    ]
     return [t for t, n in zip(known, conflicts) if n == min(conflicts)]
 
 
@@ -138,5 +159,7 @@ def generate_detailed(step_fn, zero_state, vocab, form, n, decoder, sampling=Sam
         if position + 1 < form.length:  # the rules force <eos> after the last line: no need to run it
             logits, h, c = step_fn(history[:, position], h, c)
     info = decoder.describe(history)
-    return [{"text": vocab.decode(row), **extra, **({"relaxed": r} if decoder.rules.soft else {})}
-            for row, extra, r in zip(history, info, relaxed)]
+    return [
+        {"text": vocab.decode(row), **extra, **({"relaxed": r} if decoder.rules.soft else {})}
+        for row, extra, r in zip(history, info, relaxed)
+    ]

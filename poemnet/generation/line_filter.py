@@ -6,6 +6,7 @@ values exactly. The filter travels in the model file (see model_file.py). The fi
 false-positive rate of FPR: a line absent from the corpus is refused with that probability, a
 corpus line is always refused.
 """
+
 import math
 
 import numpy as np

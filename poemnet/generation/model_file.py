@@ -8,6 +8,7 @@ turns them into model.json with `web_metadata`. Every field a rule will read is 
 before decoding starts: a damaged file ends in one `error:` line, never in a traceback or a
 silently wrong rule. No torch here.
 """
+
 import base64
 import binascii
 import json
@@ -32,21 +33,49 @@ class DamagedModel(ValueError):
     """A metadata field that does not hold what the format says."""
 
 
-def metadata_props(*, vocab, forms, script, num_layers, hidden_dim, embedding_dim, weights_sha256,
-                   prosody=None, line_filter=None, quantization="none", training=None):
+def metadata_props(
+    *,
+    vocab,
+    forms,
+    script,
+    num_layers,
+    hidden_dim,
+    embedding_dim,
+    weights_sha256,
+    prosody=None,
+    line_filter=None,
+    quantization="none",
+    training=None,
+):
     """The metadata of a model file as {key: string}: what the exporter writes."""
-    props = {"poemnet_format": str(FORMAT_VERSION), "vocab": json.dumps(vocab.tokens, ensure_ascii=False),
-             "forms": json.dumps(forms, ensure_ascii=False), "script": script, "num_layers": str(num_layers),
-             "hidden_dim": str(hidden_dim), "embedding_dim": str(embedding_dim), "vocab_size": str(len(vocab)),
-             "weights_sha256": weights_sha256, "quantization": quantization}
+    props = {
+        "poemnet_format": str(FORMAT_VERSION),
+        "vocab": json.dumps(vocab.tokens, ensure_ascii=False),
+        "forms": json.dumps(forms, ensure_ascii=False),
+        "script": script,
+        "num_layers": str(num_layers),
+        "hidden_dim": str(hidden_dim),
+        "embedding_dim": str(embedding_dim),
+        "vocab_size": str(len(vocab)),
+        "weights_sha256": weights_sha256,
+        "quantization": quantization,
+    }
     if prosody is not None:
         props["prosody"] = json.dumps(prosody, ensure_ascii=False, separators=(",", ":"))
     if training is not None:  # where the evaluation finds the corpus and its validation split
         props["training"] = json.dumps(training, ensure_ascii=False)
     if line_filter is not None:  # bit i of the filter is bit (i & 7) of byte (i >> 3)
         f = line_filter
-        props["novel"] = json.dumps({"num_bits": f.m, "num_hashes": f.k, "count": f.count, "prime": PRIME,
-                                     "bases": list(BASES), "expected_fpr": round(f.expected_fpr(), 5)})
+        props["novel"] = json.dumps(
+            {
+                "num_bits": f.m,
+                "num_hashes": f.k,
+                "count": f.count,
+                "prime": PRIME,
+                "bases": list(BASES),
+                "expected_fpr": round(f.expected_fpr(), 5),
+            }
+        )
         props["novel_bloom"] = base64.b64encode(f.bits.tobytes()).decode("ascii")
     return props
 
@@ -54,6 +83,7 @@ def metadata_props(*, vocab, forms, script, num_layers, hidden_dim, embedding_di
 @dataclass(frozen=True)
 class VocabProsody:
     """The model file's prosody data as arrays over the vocabulary."""
+
     ping: np.ndarray  # bool [V]: may stand where 平 is required (平 or either)
     ze: np.ndarray  # bool [V]: may stand where 仄 is required (仄 or either)
     ze_only: np.ndarray  # bool [V]: 仄 only: may end a line that must not rhyme
@@ -69,13 +99,21 @@ class VocabProsody:
         single = np.array([len(g) == 1 for g in groups])
         rhyme_char = (tones == "P") & single
         rhyme_group = np.array([g[0] if ok else -1 for g, ok in zip(groups, rhyme_char)], np.int64)
-        return cls((tones == "P") | (tones == "E"), (tones == "Z") | (tones == "E"), tones == "Z", rhyme_char,
-                   rhyme_group, list(data["group_names"]), data["templates"])
+        return cls(
+            (tones == "P") | (tones == "E"),
+            (tones == "Z") | (tones == "E"),
+            tones == "Z",
+            rhyme_char,
+            rhyme_group,
+            list(data["group_names"]),
+            data["templates"],
+        )
 
 
 @dataclass
 class Metadata:
     """What a model file says about itself; prosody and the line filter are decoded on first use."""
+
     props: dict
     vocab: Vocab
     forms: list  # [Form]
@@ -88,16 +126,20 @@ class Metadata:
         """VocabProsody, or None in a format-1 file; raises DamagedModel."""
         if "prosody" not in self._decoded:
             raw = self.props.get("prosody")
-            self._decoded["prosody"] = None if raw is None else VocabProsody.from_data(
-                check_prosody(_json(raw, "prosody"), len(self.vocab), self.forms))
+            self._decoded["prosody"] = (
+                None
+                if raw is None
+                else VocabProsody.from_data(check_prosody(_json(raw, "prosody"), len(self.vocab), self.forms))
+            )
         return self._decoded["prosody"]
 
     def line_filter(self):
         """LineFilter, or None in a format-1 file; raises DamagedModel."""
         if "novel" not in self._decoded:
             raw = self.props.get("novel")
-            self._decoded["novel"] = None if raw is None else decode_line_filter(_json(raw, "novel"),
-                                                                                   self.props.get("novel_bloom"))
+            self._decoded["novel"] = (
+                None if raw is None else decode_line_filter(_json(raw, "novel"), self.props.get("novel_bloom"))
+            )
         return self._decoded["novel"]
 
 
@@ -120,22 +162,32 @@ def read_metadata(props):
 def check_format(props, path):
     """UserError unless the props are a PoemNet model's, in a format this version reads."""
     if "poemnet_format" not in props:
-        raise UserError(f"{path} is an ONNX model but not a PoemNet one (no poemnet metadata): export it with export.py")
+        raise UserError(
+            f"{path} is an ONNX model but not a PoemNet one (no poemnet metadata): export it with export.py"
+        )
     if props["poemnet_format"] not in READABLE_FORMATS:
-        raise UserError(f"{path} has PoemNet format {props['poemnet_format']}, this version reads "
-                        f"{', '.join(READABLE_FORMATS)}: re-export it with this version's export.py")
+        raise UserError(
+            f"{path} has PoemNet format {props['poemnet_format']}, this version reads "
+            f"{', '.join(READABLE_FORMATS)}: re-export it with this version's export.py"
+        )
 
 
 def check_graph(path, inputs, outputs, meta):
     """The graph's {name: shape} inputs and outputs must be a PoemNet step of the described sizes."""
     if set(inputs) != set(INPUTS) or not set(OUTPUTS) <= set(outputs):
-        raise UserError(f"{path} does not have the inputs {INPUTS} and outputs {OUTPUTS} of a PoemNet step: re-export it")
-    expected = {"h": ([meta.num_layers, None, meta.hidden_dim], inputs["h"]),
-                "logits": ([None, len(meta.vocab)], outputs["logits"])}
+        raise UserError(
+            f"{path} does not have the inputs {INPUTS} and outputs {OUTPUTS} of a PoemNet step: re-export it"
+        )
+    expected = {
+        "h": ([meta.num_layers, None, meta.hidden_dim], inputs["h"]),
+        "logits": ([None, len(meta.vocab)], outputs["logits"]),
+    }
     for name, (dims, actual) in expected.items():
         if len(actual) != len(dims) or any(want is not None and got != want for want, got in zip(dims, actual)):
-            raise UserError(f"{path} has damaged PoemNet metadata: it says {name} is {dims} but the graph has "
-                            f"{actual}: re-export it with export.py")
+            raise UserError(
+                f"{path} has damaged PoemNet metadata: it says {name} is {dims} but the graph has "
+                f"{actual}: re-export it with export.py"
+            )
 
 
 def damaged(path, e):
@@ -169,8 +221,11 @@ def _check_templates(templates, form):
         raise DamagedModel(f"prosody.templates has no templates for {form.name}")
     for t in templates:
         lines = t.get("lines") if isinstance(t, dict) else None
-        if not isinstance(t.get("name") if isinstance(t, dict) else None, str) or not isinstance(lines, list) \
-                or len(lines) != form.num_lines:
+        if (
+            not isinstance(t.get("name") if isinstance(t, dict) else None, str)
+            or not isinstance(lines, list)
+            or len(lines) != form.num_lines
+        ):
             raise DamagedModel(f"a {form.name} template must have a name and {form.num_lines} lines")
         for line in lines:
             if not isinstance(line, str) or len(line) != form.line_len or set(line) - set(TEMPLATE_TONES):
@@ -200,11 +255,18 @@ def web_metadata(props):
     """model.json for the page (onnxruntime-web cannot read metadata_props): the same fields,
     checked the same way, plus the constants the JavaScript twin must not hard-code."""
     meta = read_metadata(props)
-    web = {"format": int(props["poemnet_format"]), "file": "poemnet.onnx", "vocab": meta.vocab.tokens,
-           "forms": [f.name for f in meta.forms], "script": meta.script, "num_layers": meta.num_layers,
-           "hidden_dim": meta.hidden_dim, "num_reserved": meta.vocab.num_reserved,
-           "hanzi_ranges": [list(r) for r in HANZI_RANGES],
-           "form_layouts": {f.name: {"line_len": f.line_len, "num_lines": f.num_lines} for f in meta.forms}}
+    web = {
+        "format": int(props["poemnet_format"]),
+        "file": "poemnet.onnx",
+        "vocab": meta.vocab.tokens,
+        "forms": [f.name for f in meta.forms],
+        "script": meta.script,
+        "num_layers": meta.num_layers,
+        "hidden_dim": meta.hidden_dim,
+        "num_reserved": meta.vocab.num_reserved,
+        "hanzi_ranges": [list(r) for r in HANZI_RANGES],
+        "form_layouts": {f.name: {"line_len": f.line_len, "num_lines": f.num_lines} for f in meta.forms},
+    }
     if meta.prosody() is not None:
         web["prosody"] = json.loads(props["prosody"])
     if meta.line_filter() is not None:

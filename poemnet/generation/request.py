@@ -4,6 +4,7 @@
 them against a model and returns the form, the decoder (rules), the sampling and the seed;
 `write` runs the loop. The page's twin is web/src/request.js.
 """
+
 import math
 import os
 from dataclasses import dataclass
@@ -77,9 +78,13 @@ def first_chars(model, form, start, acrostic):
         return {0: to_model_char(start, model.vocab, model.script, "--start character")}
     if acrostic is not None:
         if len(acrostic) != form.num_lines:
-            raise UserError(f"--acrostic needs {form.num_lines} characters for a {form.name} "
-                            f"({form.num_lines} lines), got {len(acrostic)}")
-        return {i: to_model_char(ch, model.vocab, model.script, "--acrostic character") for i, ch in enumerate(acrostic)}
+            raise UserError(
+                f"--acrostic needs {form.num_lines} characters for a {form.name} "
+                f"({form.num_lines} lines), got {len(acrostic)}"
+            )
+        return {
+            i: to_model_char(ch, model.vocab, model.script, "--acrostic character") for i, ch in enumerate(acrostic)
+        }
     return {}
 
 
@@ -90,11 +95,19 @@ def constraints(r, model, forced):
     group = None
     if r.rhyme and model.prosody is not None:  # without prosody data poem_rules refuses --rhyme
         from poemnet.common.prosody import group_id  # only for a named group: plain runs start faster
+
         group = group_id(r.rhyme, model.prosody.group_names)
         if group is None:
             raise UserError(f"--rhyme {r.rhyme} is not a 平水韵 平 group: use one such as 东, 一东 or 下平声七阳")
-    return Constraints(first_chars=forced, rhyme=r.rhyme is not None, rhyme_group=group, tones=r.tones,
-                       template=r.template, no_repeat=r.no_repeat, novel=r.novel)
+    return Constraints(
+        first_chars=forced,
+        rhyme=r.rhyme is not None,
+        rhyme_group=group,
+        tones=r.tones,
+        template=r.template,
+        no_repeat=r.no_repeat,
+        novel=r.novel,
+    )
 
 
 def prepare(model, r):
@@ -102,9 +115,13 @@ def prepare(model, r):
     sampling = check_sampling(r)
     form = choose_form(model, r.form)
     wanted = constraints(r, model, first_chars(model, form, r.start, r.acrostic))
-    decoder = poem_rules(model.vocab, form, constraints=wanted,  # prosody and the filter are read on first use
-                         prosody=model.prosody if wanted.needs_prosody else None,
-                         line_filter=model.line_filter if wanted.needs_line_filter else None)
+    decoder = poem_rules(
+        model.vocab,
+        form,
+        constraints=wanted,  # prosody and the filter are read on first use
+        prosody=model.prosody if wanted.needs_prosody else None,
+        line_filter=model.line_filter if wanted.needs_line_filter else None,
+    )
     seed = r.seed if r.seed is not None else int.from_bytes(os.urandom(4), "big") >> 1  # secrets costs its import
     return Prepared(form, decoder, sampling, seed, r.n)
 
@@ -115,5 +132,7 @@ def write(model, prepared):
     poems = generate_detailed(model.step, model.zero_state, model.vocab, p.form, p.n, p.decoder, p.sampling, p.seed)
     bad = [poem["text"] for poem in poems if not p.form.matches(poem["text"])]
     if bad:  # the layout rule makes this impossible; never hand out a malformed poem
-        raise UserError(f"generation produced a malformed poem ({bad[0]!r}): the model file may be damaged; re-export it")
+        raise UserError(
+            f"generation produced a malformed poem ({bad[0]!r}): the model file may be damaged; re-export it"
+        )
     return poems

@@ -9,6 +9,7 @@ position, only where they would leave no candidate, and each such relaxation is 
 A rule marked `narrows` (the novel-line check, costly) also takes `within`, the tokens the other
 rules allow, and may check only those.
 """
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +22,7 @@ from poemnet.generation.line_filter import completed_hashes, prefix_hashes
 @dataclass(frozen=True)
 class TokenClasses:
     """Which vocabulary ids are characters, and the ids of the punctuation and <eos>."""
+
     size: int
     hanzi: np.ndarray  # bool [V]
     comma: int
@@ -34,9 +36,11 @@ class TokenClasses:
         hanzi = np.zeros(len(code_points), bool)
         for lo, hi in HANZI_RANGES:  # is_hanzi over the whole vocabulary at once
             hanzi |= (code_points >= lo) & (code_points <= hi)
-        hanzi[:vocab.num_reserved] = False
+        hanzi[: vocab.num_reserved] = False
         code_points[~hanzi] = 0
-        return cls(len(vocab), hanzi, vocab.index.get(COMMA, -1), vocab.index.get(PERIOD, -1), vocab.eos_id, code_points)
+        return cls(
+            len(vocab), hanzi, vocab.index.get(COMMA, -1), vocab.index.get(PERIOD, -1), vocab.eos_id, code_points
+        )
 
 
 def _only(size, token_id):
@@ -49,11 +53,16 @@ def format_rule(form, classes):
     """Exactly the form's layout: characters in lines, ，/。 at line ends, then <eos>."""
     if classes.comma < 0 or classes.period < 0:
         raise UserError("the vocabulary lacks ， or 。: it was not built from poems; train on a poem corpus")
-    slots = {COMMA: _only(classes.size, classes.comma), PERIOD: _only(classes.size, classes.period),
-             "end": _only(classes.size, classes.eos), "char": classes.hanzi}
+    slots = {
+        COMMA: _only(classes.size, classes.comma),
+        PERIOD: _only(classes.size, classes.period),
+        "end": _only(classes.size, classes.eos),
+        "char": classes.hanzi,
+    }
 
     def rule(position, history):
         return slots[form.slot(position)]
+
     return rule
 
 
@@ -63,6 +72,7 @@ def line_start_rule(form, first_ids, size):
 
     def rule(position, history):
         return masks.get(form.line_start(position))
+
     return rule
 
 
@@ -128,6 +138,7 @@ def rhyme_rule(form, prosody):
 
     def rule(position, history):
         return masks.get(position)
+
     return rule
 
 
@@ -163,6 +174,7 @@ class RhymeGroupRule:
 
 def no_repeat_rule(classes):
     """No character twice in a poem (punctuation and <eos> excepted)."""
+
     def rule(position, history):
         if history.shape[1] == 0:
             return None
@@ -170,6 +182,7 @@ def no_repeat_rule(classes):
         mask[np.repeat(np.arange(len(history)), history.shape[1]), history.ravel()] = False
         mask[:, ~classes.hanzi] = True
         return mask
+
     return rule
 
 
@@ -177,6 +190,7 @@ def novel_rule(form, classes, line_filter):
     """At each line's last character, no candidate that would complete a line of the corpus.
     Given `within` (what the other rules allow), it checks only those candidates: the mask is
     exact inside `within` and True outside it."""
+
     def rule(position, history, within=None):
         line, col = divmod(position, form.line_len + 1)
         if col != form.line_len - 1 or line >= form.num_lines:
@@ -185,10 +199,11 @@ def novel_rule(form, classes, line_filter):
         checked = classes.hanzi if within is None else within & classes.hanzi
         flat = np.flatnonzero(np.broadcast_to(checked, (n, size)))
         rows, cols = np.divmod(flat, size)
-        p1, p2 = prefix_hashes(classes.code_points[history[:, position - col:position]])
+        p1, p2 = prefix_hashes(classes.code_points[history[:, position - col : position]])
         mask = np.ones(n * size, bool)
         mask[flat] = ~line_filter.contains(*completed_hashes((p1[rows], p2[rows]), classes.code_points[cols]))
         return mask.reshape(n, size)
+
     rule.narrows = True  # allowed_tokens may pass `within`
     return rule
 

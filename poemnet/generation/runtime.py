@@ -1,4 +1,5 @@
 """The exported model under onnxruntime: load, check the metadata, step. No torch here."""
+
 import os
 from functools import cached_property
 from pathlib import Path
@@ -34,7 +35,9 @@ class PoemModel:
         try:
             self.session = ort.InferenceSession(str(path), session_options(threads), providers=["CPUExecutionProvider"])
         except Exception as e:  # onnxruntime raises its own classes for protobuf and graph errors
-            raise UserError(f"{path} is not a loadable ONNX model ({str(e).splitlines()[0][:120]}): export it with export.py")
+            raise UserError(
+                f"{path} is not a loadable ONNX model ({str(e).splitlines()[0][:120]}): export it with export.py"
+            )
         self.path, self.props = path, self.session.get_modelmeta().custom_metadata_map
         model_file.check_format(self.props, path)
         try:
@@ -43,8 +46,12 @@ class PoemModel:
             raise model_file.damaged(path, e)
         self.vocab, self.forms, self.script = self.meta.vocab, self.meta.forms, self.meta.script
         self.num_layers, self.hidden_dim = self.meta.num_layers, self.meta.hidden_dim
-        model_file.check_graph(path, {i.name: i.shape for i in self.session.get_inputs()},
-                               {o.name: o.shape for o in self.session.get_outputs()}, self.meta)
+        model_file.check_graph(
+            path,
+            {i.name: i.shape for i in self.session.get_inputs()},
+            {o.name: o.shape for o in self.session.get_outputs()},
+            self.meta,
+        )
 
     @cached_property
     def prosody(self):

@@ -12,6 +12,7 @@ order. Every step is exact, but nothing sorts a whole row:
   only the few candidates in that bucket are sorted;
 - the pick is a cumulative sum over the kept candidates, which are already in token-id order.
 """
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -72,7 +73,7 @@ def _sample_row(w, wanted, uniform):
     edge = descending[needed - 1]
     kept = cw > edge
     ties = np.flatnonzero(cw == edge)  # the nucleus takes the lowest ids among equal weights
-    kept[ties[:needed - int(kept.sum())]] = True
+    kept[ties[: needed - int(kept.sum())]] = True
     ids, running = ids[kept], np.cumsum(cw[kept], dtype=np.float64)
     return ids[min(int(np.searchsorted(running, uniform * running[-1], side="right")), len(ids) - 1)]
 
@@ -129,7 +130,7 @@ def _nucleus(rows, cw, wanted, n, may_fall_short):
 
 def _top_k(w, k):
     """The weights with all but the k heaviest of each row (ties: lower id) set to 0."""
-    kth = -np.partition(-w, k - 1, axis=-1)[:, k - 1:k]
+    kth = -np.partition(-w, k - 1, axis=-1)[:, k - 1 : k]
     above = w > kth
     ties = (w == kth) & (np.cumsum(w == kth, axis=-1) <= k - above.sum(axis=-1, keepdims=True))
     return np.where(above | ties, w, np.float32(0))

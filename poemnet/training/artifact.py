@@ -1,10 +1,11 @@
 """The training artifact, `final/`: everything export needs, no pickles. Written and read here only.
 
-    final/model.safetensors   the weights, float32
-    final/config.yaml         the resolved config the model was trained with
-    final/vocab.json          the vocabulary
-    final/metrics.json        validation metrics, precision record, trained forms, script
+final/model.safetensors   the weights, float32
+final/config.yaml         the resolved config the model was trained with
+final/vocab.json          the vocabulary
+final/metrics.json        validation metrics, precision record, trained forms, script
 """
+
 import hashlib
 import json
 import math
@@ -73,7 +74,9 @@ def read(folder):
     folder = Path(folder)
     missing = [name for name in FILES if not (folder / name).is_file()]
     if missing:
-        raise UserError(f"{folder} is not a training artifact (missing {', '.join(missing)}): train first with train_dist.py")
+        raise UserError(
+            f"{folder} is not a training artifact (missing {', '.join(missing)}): train first with train_dist.py"
+        )
     cfg = load_config(folder / "config.yaml")
     vocab = Vocab.load(folder / "vocab.json")
     metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))

@@ -1,4 +1,5 @@
 """Poems to token batches: the train/validation split (corpus.split), the vocabulary and padding-free batches per form."""
+
 import contextlib
 from dataclasses import dataclass
 
@@ -36,7 +37,9 @@ def load_data(data_config):
         raise UserError("the train or validation split is empty: use a larger corpus or another data.val_fraction")
     vocab = Vocab.build((p.text for p in train_poems), data_config.min_count)
     forms = [f for f in FORMS if any(p.form == f for p in train_poems)]
-    return PoemData(vocab, _encode(train_poems, vocab), _encode(val_poems, vocab), forms, corpus.script_of(data_config.corpus))
+    return PoemData(
+        vocab, _encode(train_poems, vocab), _encode(val_poems, vocab), forms, corpus.script_of(data_config.corpus)
+    )
 
 
 def _encode(poems, vocab):
@@ -65,8 +68,12 @@ def loss_sums(model, tokens_by_form, device, autocast=contextlib.nullcontext, ra
                 inputs, targets = inputs_and_targets(rows.to(device))
                 with autocast():
                     logits = model(inputs)
-                total += F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), targets.reshape(-1),
-                                         ignore_index=IGNORE, reduction="sum").item()
+                total += F.cross_entropy(
+                    logits.float().reshape(-1, logits.size(-1)),
+                    targets.reshape(-1),
+                    ignore_index=IGNORE,
+                    reduction="sum",
+                ).item()
                 count += int((targets != IGNORE).sum())
             sums[form] = (total, count)
     return sums
@@ -83,7 +90,7 @@ def epoch_batches(data, global_batch, seed, epoch):
     for form in sorted(data):
         order = rng.permutation(len(data[form]))
         for start in range(0, len(order) - global_batch + 1, global_batch):
-            batches.append((form, order[start:start + global_batch]))
+            batches.append((form, order[start : start + global_batch]))
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
@@ -114,7 +121,7 @@ class BatchSchedule:
 def rank_slice(rows, rank, world_size):
     """Piece `rank` of `world_size` contiguous, equal-sized pieces of a batch (a rank's or a micro-batch's share)."""
     per_rank = len(rows) // world_size
-    return rows[rank * per_rank:(rank + 1) * per_rank]
+    return rows[rank * per_rank : (rank + 1) * per_rank]
 
 
 def steps_per_epoch(data, global_batch):

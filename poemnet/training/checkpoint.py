@@ -5,6 +5,7 @@ optimizer.json, one rng-rankR.safetensors per process, trainer.json, and last a 
 checkpoint.json with every file's size and sha256. It is written as `.partial-step-N/` and
 renamed when complete; on resume, folders whose files do not match their manifest are skipped.
 """
+
 import hashlib
 import json
 import os
@@ -159,7 +160,9 @@ def resolve_resume(resume, root, warn=print):
         return latest_valid(root, warn)
     problem = verify(resume)
     if problem:
-        raise UserError(f"cannot resume from {resume}: {problem}; use --resume auto to pick the newest complete checkpoint")
+        raise UserError(
+            f"cannot resume from {resume}: {problem}; use --resume auto to pick the newest complete checkpoint"
+        )
     return Path(resume)
 
 
@@ -174,11 +177,14 @@ def read(folder, rank):
     extra = json.loads((folder / "trainer.json").read_text())
     if not rng_file.exists():
         raise UserError(f"{folder} was written by {extra['world_size']} processes: resume with that many")
-    optimizer = optimizer_from_files(load_file(folder / "optimizer.safetensors"), json.loads((folder / "optimizer.json").read_text()))
+    optimizer = optimizer_from_files(
+        load_file(folder / "optimizer.safetensors"), json.loads((folder / "optimizer.json").read_text())
+    )
     return load_file(folder / "model.safetensors"), optimizer, load_file(rng_file), extra
 
 
 # ---- the run folder: start, resume, refuse, abandon ------------------------------------------
+
 
 def start_folder(run_dir, resume, write_config, warn):
     """Rank 0: the checkpoint to resume from (or None), refusing to overwrite an earlier run; then
@@ -187,8 +193,10 @@ def start_folder(run_dir, resume, write_config, warn):
     root = Path(run_dir) / "checkpoints"
     folder = resolve_resume(resume, root, warn=warn)
     if folder is None and not resume and list_checkpoints(root):
-        raise UserError(f"{root} holds checkpoints of an earlier run: pass --resume auto to continue it, "
-                        "or set output.dir to a new folder")
+        raise UserError(
+            f"{root} holds checkpoints of an earlier run: pass --resume auto to continue it, "
+            "or set output.dir to a new folder"
+        )
     if folder is not None and resume != "auto":
         for moved in abandon_later(root, step_of(folder)):
             warn(f"note: {moved.name} is newer than {folder.name}: moved to {moved.parent} so the new run replaces it")
@@ -199,16 +207,22 @@ def start_folder(run_dir, resume, write_config, warn):
 
 # ---- one training state in and out, with every rank ----------------------------------------
 
+
 def save(acc, model, optimizer, root, state, keep_last):
     """Write a checkpoint of the run at state["step"] with every rank (see ranks.py); `state` is
     the trainer's JSON-ready counters. Refuses non-finite weights: a checkpoint is always usable."""
     step, rank = state["step"], acc.process_index
     if not all(torch.isfinite(p).all() for p in acc.unwrap_model(model).parameters()):
-        raise NonFiniteWeights(f"the weights are not finite at step {step}: no checkpoint written; "
-                               "resume from the last one with a lower train.lr")
+        raise NonFiniteWeights(
+            f"the weights are not finite at step {step}: no checkpoint written; "
+            "resume from the last one with a lower train.lr"
+        )
     folder = ranks.main_only(acc, lambda: fresh_partial_dir(root, step))
-    extra = {**state, "world_size": acc.num_processes,
-             "scaler": acc.scaler.state_dict() if acc.scaler is not None else None}
+    extra = {
+        **state,
+        "world_size": acc.num_processes,
+        "scaler": acc.scaler.state_dict() if acc.scaler is not None else None,
+    }
     model_state = acc.unwrap_model(model).state_dict() if rank == 0 else None
     optimizer_state = optimizer.state_dict() if rank == 0 else None
     ranks.same_outcome(acc, lambda: write_rank_files(folder, rank, model_state, optimizer_state, extra))
@@ -219,13 +233,17 @@ def restore(acc, model, optimizer, folder, global_batch):
     """Load a checkpoint into the model, optimizer, scaler and random state; returns trainer.json."""
     model_state, optimizer_state, rng, extra = read(folder, acc.process_index)
     if extra["world_size"] != acc.num_processes or extra["global_batch"] != global_batch:
-        raise UserError(f"{folder} was written by {extra['world_size']} processes with global batch "
-                        f"{extra['global_batch']}: resume with the same launcher and train.batch_size")
+        raise UserError(
+            f"{folder} was written by {extra['world_size']} processes with global batch "
+            f"{extra['global_batch']}: resume with the same launcher and train.batch_size"
+        )
     try:
         acc.unwrap_model(model).load_state_dict(model_state)
     except RuntimeError as e:
-        raise UserError(f"{folder} does not fit this config's model ({str(e).splitlines()[-1].strip()[:100]}): "
-                        "resume with the config it was trained with")
+        raise UserError(
+            f"{folder} does not fit this config's model ({str(e).splitlines()[-1].strip()[:100]}): "
+            "resume with the config it was trained with"
+        )
     optimizer.load_state_dict(optimizer_state)
     if extra["scaler"] is not None and acc.scaler is not None:
         acc.scaler.load_state_dict(extra["scaler"])

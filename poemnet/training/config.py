@@ -2,6 +2,7 @@
 
 Unknown keys, wrong types and impossible values are UserErrors raised before anything runs.
 """
+
 import dataclasses
 import typing
 from dataclasses import dataclass, field
@@ -61,12 +62,22 @@ class TrainConfig:
     dist_timeout_s: int = 600  # a collective or rendezvous that waits longer ends the run with an error
 
     def validate(self):
-        _check(self.batch_size >= 1 and self.grad_accum_steps >= 1, "train.batch_size and grad_accum_steps must be >= 1")
+        _check(
+            self.batch_size >= 1 and self.grad_accum_steps >= 1, "train.batch_size and grad_accum_steps must be >= 1"
+        )
         _check(self.epochs >= 1 and self.max_steps >= 0, "train.epochs must be >= 1 and max_steps >= 0")
         _check(self.lr > 0 and 0 <= self.min_lr <= self.lr, "train.lr must be > 0 and 0 <= min_lr <= lr")
-        _check(self.warmup_steps >= 0 and self.weight_decay >= 0 and self.grad_clip >= 0, "train.warmup_steps, weight_decay and grad_clip must be >= 0")
-        _check(self.mixed_precision in (None, "no", "bf16", "fp16"), "train.mixed_precision must be no, bf16, fp16 or null")
-        _check(min(self.log_every, self.eval_every, self.ckpt_every, self.keep_last) >= 1, "train.log_every, eval_every, ckpt_every and keep_last must be >= 1")
+        _check(
+            self.warmup_steps >= 0 and self.weight_decay >= 0 and self.grad_clip >= 0,
+            "train.warmup_steps, weight_decay and grad_clip must be >= 0",
+        )
+        _check(
+            self.mixed_precision in (None, "no", "bf16", "fp16"), "train.mixed_precision must be no, bf16, fp16 or null"
+        )
+        _check(
+            min(self.log_every, self.eval_every, self.ckpt_every, self.keep_last) >= 1,
+            "train.log_every, eval_every, ckpt_every and keep_last must be >= 1",
+        )
         _check(self.num_samples >= 0, "train.num_samples must be >= 0")
         _check(0 <= self.seed < 2**32, "train.seed must be in [0, 2**32)")
         _check(self.dist_timeout_s >= 1, "train.dist_timeout_s must be >= 1")
@@ -184,4 +195,5 @@ def flatten(config):
 
 def save_config(config, path):
     from poemnet.common.atomic import write_text_atomic
+
     write_text_atomic(path, yaml.safe_dump(to_dict(config), allow_unicode=True, sort_keys=False))

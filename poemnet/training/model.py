@@ -1,4 +1,5 @@
 """PoemLSTM: Embedding -> 2-layer LSTM -> Linear, with a one-token `step` for generation and export."""
+
 import functools
 
 import torch
@@ -12,8 +13,13 @@ class PoemLSTM(nn.Module):
         super().__init__()
         self.vocab_size, self.hidden_dim, self.num_layers = vocab_size, hidden_dim, num_layers
         self.embed = nn.Embedding(vocab_size, embedding_dim)
-        self.lstm = nn.LSTM(embedding_dim, hidden_dim, num_layers=num_layers, batch_first=True,
-                            dropout=dropout if num_layers > 1 else 0.0)
+        self.lstm = nn.LSTM(
+            embedding_dim,
+            hidden_dim,
+            num_layers=num_layers,
+            batch_first=True,
+            dropout=dropout if num_layers > 1 else 0.0,
+        )
         self.drop = nn.Dropout(dropout)
         self.head = nn.Linear(hidden_dim, vocab_size)
         self.lstm_fp32 = False  # run the LSTM outside autocast in fp32: see poemnet/precision.py
@@ -64,8 +70,9 @@ def numpy_step_fn(model):
 
     @torch.inference_mode()
     def step(tokens, h, c):
-        logits, h, c = model.step(torch.as_tensor(tokens, device=device),
-                                  torch.as_tensor(h, device=device), torch.as_tensor(c, device=device))
+        logits, h, c = model.step(
+            torch.as_tensor(tokens, device=device), torch.as_tensor(h, device=device), torch.as_tensor(c, device=device)
+        )
         return logits.float().cpu().numpy(), h.float().cpu().numpy(), c.float().cpu().numpy()
 
     return step, functools.partial(zero_state, model.num_layers, model.hidden_dim)

@@ -3,6 +3,7 @@
 Graph: tokens int64 [B], h float32 [L, B, H], c float32 [L, B, H]  ->  logits [B, V], h_out, c_out,
 batch dynamic. Everything decoding needs rides in metadata_props (see generation/model_file.py).
 """
+
 import logging
 import tempfile
 import warnings
@@ -25,10 +26,19 @@ def metadata(model, vocab, forms, script, weights_sha256, quantization="none", c
     """The model file's metadata (model_file.py): vocabulary, forms, dimensions, the prosody data of
     every vocabulary entry and, given the corpus, the Bloom filter of its lines (for --novel)."""
     line_filter = LineFilter.build(corpus_lines(corpus_texts)) if corpus_texts is not None else None
-    return metadata_props(vocab=vocab, forms=forms, script=script, num_layers=model.num_layers,
-                          hidden_dim=model.hidden_dim, embedding_dim=model.embed.embedding_dim,
-                          weights_sha256=weights_sha256, prosody=vocab_prosody(vocab, forms, script),
-                          line_filter=line_filter, quantization=quantization, training=training)
+    return metadata_props(
+        vocab=vocab,
+        forms=forms,
+        script=script,
+        num_layers=model.num_layers,
+        hidden_dim=model.hidden_dim,
+        embedding_dim=model.embed.embedding_dim,
+        weights_sha256=weights_sha256,
+        prosody=vocab_prosody(vocab, forms, script),
+        line_filter=line_filter,
+        quantization=quantization,
+        training=training,
+    )
 
 
 def _set_metadata(proto, props):
@@ -52,8 +62,14 @@ def _export(model, props, path):
     batch = 2
     h, c = model.init_state(batch)
     tokens = torch.zeros(batch, dtype=torch.long)
-    axes = {"tokens": {0: "batch"}, "h": {1: "batch"}, "c": {1: "batch"},
-            "logits": {0: "batch"}, "h_out": {1: "batch"}, "c_out": {1: "batch"}}
+    axes = {
+        "tokens": {0: "batch"},
+        "h": {1: "batch"},
+        "c": {1: "batch"},
+        "logits": {0: "batch"},
+        "h_out": {1: "batch"},
+        "c_out": {1: "batch"},
+    }
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "step.onnx"
         # The legacy (TorchScript) exporter maps nn.LSTM to ONNX LSTM ops whose weights are plain
@@ -62,8 +78,16 @@ def _export(model, props, path):
         # Slice/Concat, which needs a constant-folding pass before int8 quantization.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            torch.onnx.export(step, (tokens, h, c), str(raw), dynamo=False, opset_version=OPSET,
-                              input_names=list(INPUTS), output_names=list(OUTPUTS), dynamic_axes=axes)
+            torch.onnx.export(
+                step,
+                (tokens, h, c),
+                str(raw),
+                dynamo=False,
+                opset_version=OPSET,
+                input_names=list(INPUTS),
+                output_names=list(OUTPUTS),
+                dynamic_axes=axes,
+            )
         proto = onnx.load(str(raw))
     _set_metadata(proto, props)
     _save_checked(proto, path)
@@ -81,6 +105,7 @@ def quantize_int8(src, dst):
     agreement with fp32 from 96.7% to 98.1% on the release model; per-channel LSTM weights
     agreed a little more but made a batch-1 step about two thirds slower."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
+
     props = {p.key: p.value for p in onnx.load(str(src)).metadata_props}
     with tempfile.TemporaryDirectory() as tmp:
         lstm, out = Path(tmp) / "lstm.onnx", Path(tmp) / "int8.onnx"
@@ -89,8 +114,13 @@ def quantize_int8(src, dst):
         root.setLevel(logging.ERROR)  # it advises pre-processing that an LSTM graph does not need
         try:
             quantize_dynamic(str(src), str(lstm), weight_type=QuantType.QInt8, op_types_to_quantize=["LSTM", "Gather"])
-            quantize_dynamic(str(lstm), str(out), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gemm"],
-                             per_channel=True)
+            quantize_dynamic(
+                str(lstm),
+                str(out),
+                weight_type=QuantType.QInt8,
+                op_types_to_quantize=["MatMul", "Gemm"],
+                per_channel=True,
+            )
         finally:
             root.setLevel(level)
         proto = onnx.load(str(out))

@@ -1,4 +1,5 @@
 """AdamW with weight decay on the matrices only, and the learning rate: linear warmup, then cosine."""
+
 import math
 
 import torch

@@ -6,6 +6,7 @@ one forward and backward under the run's autocast, read the dtypes the LSTM and 
 produced, and when the LSTM's differs from the one asked for, run it outside autocast in fp32
 (TF32 where the GPU has it) while embedding and head keep the requested precision.
 """
+
 import torch
 
 WANTED = {"no": "float32", "bf16": "bfloat16", "fp16": "float16"}
@@ -15,9 +16,11 @@ def dtypes_seen(model, autocast, tokens):
     """{'lstm': dtype name, 'head': dtype name} from one forward+backward of `tokens` under `autocast`."""
     seen, hooks = {}, []
     for name, module in (("lstm", model.lstm), ("head", model.head)):
+
         def hook(_module, _inputs, output, name=name):
             out = output[0] if isinstance(output, tuple) else output
             seen.setdefault(name, str(out.dtype).removeprefix("torch."))
+
         hooks.append(module.register_forward_hook(hook))
     was_training = model.training
     model.eval()  # no dropout: the probe must not consume random numbers
@@ -43,6 +46,11 @@ def decide(model, autocast, tokens, precision):
     before = dtypes_seen(model, autocast, tokens)
     model.lstm_fp32 = lstm_needs_fp32(precision, before["lstm"])
     after = dtypes_seen(model, autocast, tokens) if model.lstm_fp32 else before
-    return {"requested": precision, "autocast_lstm_dtype": before["lstm"], "lstm_outside_autocast": model.lstm_fp32,
-            "lstm_dtype": after["lstm"], "head_dtype": after["head"],
-            "tf32": bool(torch.backends.cuda.matmul.allow_tf32) if torch.cuda.is_available() else False}
+    return {
+        "requested": precision,
+        "autocast_lstm_dtype": before["lstm"],
+        "lstm_outside_autocast": model.lstm_fp32,
+        "lstm_dtype": after["lstm"],
+        "head_dtype": after["head"],
+        "tf32": bool(torch.backends.cuda.matmul.allow_tf32) if torch.cuda.is_available() else False,
+    }

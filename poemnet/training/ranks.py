@@ -4,6 +4,7 @@ A check that can fail on some ranks only (a checkpoint one machine cannot see, a
 rank 0) runs inside `same_outcome`: every rank learns whether any failed, and all stop with the
 first failure's message. Work for rank 0 alone runs inside `main_only`, which shares its result.
 """
+
 from accelerate.utils import broadcast_object_list, gather_object
 
 from poemnet.common.errors import UserError

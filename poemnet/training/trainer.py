@@ -5,6 +5,7 @@ Every rank builds the same global batches and takes its slice (batches.BatchSche
 processes with batch B see exactly what one process with batch N*B sees. Every decision that could
 differ between ranks is taken on rank 0 or agreed by all (ranks.py).
 """
+
 import json
 import math
 import os
@@ -42,18 +43,26 @@ def make_accelerator(cfg):
     requested = cfg.train.mixed_precision or os.environ.get("ACCELERATE_MIXED_PRECISION", "no")
     timeout = InitProcessGroupKwargs(timeout=timedelta(seconds=cfg.train.dist_timeout_s))
     try:
-        accelerator = Accelerator(mixed_precision=requested, gradient_accumulation_steps=cfg.train.grad_accum_steps,
-                                  log_with="tensorboard" if cfg.output.tensorboard else None,
-                                  project_dir=cfg.output.dir, kwargs_handlers=[timeout])
+        accelerator = Accelerator(
+            mixed_precision=requested,
+            gradient_accumulation_steps=cfg.train.grad_accum_steps,
+            log_with="tensorboard" if cfg.output.tensorboard else None,
+            project_dir=cfg.output.dir,
+            kwargs_handlers=[timeout],
+        )
     except ValueError as e:
         raise UserError(f"accelerate rejected its settings ({e}): check the ACCELERATE_* environment variables")
     if requested == "fp16" and accelerator.scaler is None:
-        raise UserError(f"fp16 on {accelerator.device.type} would silently train in fp32 (accelerate gives it no "
-                        "loss scaler there): use mixed_precision bf16 or no")
+        raise UserError(
+            f"fp16 on {accelerator.device.type} would silently train in fp32 (accelerate gives it no "
+            "loss scaler there): use mixed_precision bf16 or no"
+        )
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world > 1 and accelerator.num_processes == 1:
-        raise UserError(f"WORLD_SIZE={world} but accelerate runs 1 process, so each rank would train alone; "
-                        "on a machine without GPUs set ACCELERATE_USE_CPU=true (see configs/accelerate/multi_cpu.yaml)")
+        raise UserError(
+            f"WORLD_SIZE={world} but accelerate runs 1 process, so each rank would train alone; "
+            "on a machine without GPUs set ACCELERATE_USE_CPU=true (see configs/accelerate/multi_cpu.yaml)"
+        )
     if cfg.train.seed + accelerator.num_processes - 1 > MAX_SEED:
         raise UserError(f"train.seed {cfg.train.seed} + rank must stay below 2**32: choose a smaller seed")
     return accelerator
@@ -75,12 +84,20 @@ class Trainer:
         set_seed(t.seed + accelerator.process_index)  # different dropout masks per rank
         # one optimizer step consumes batch_size x processes x grad_accum_steps poems
         self.global_batch = t.batch_size * accelerator.num_processes * t.grad_accum_steps
-        self.batches = BatchSchedule(self.data.train, self.global_batch, t.seed, t.grad_accum_steps,
-                                     accelerator.process_index, accelerator.num_processes)
+        self.batches = BatchSchedule(
+            self.data.train,
+            self.global_batch,
+            t.seed,
+            t.grad_accum_steps,
+            accelerator.process_index,
+            accelerator.num_processes,
+        )
         self.forms = [f for f in self.data.forms if f in self.batches.trained_forms()]
         if not self.forms:
-            raise UserError(f"the training split has fewer poems of one form than a global batch of {self.global_batch}: "
-                            "lower train.batch_size")
+            raise UserError(
+                f"the training split has fewer poems of one form than a global batch of {self.global_batch}: "
+                "lower train.batch_size"
+            )
         self.total_steps = t.max_steps or t.epochs * self.batches.steps_per_epoch
         self.run_dir = Path(cfg.output.dir)
         self.ckpt_root = self.run_dir / "checkpoints"
@@ -117,8 +134,10 @@ class Trainer:
         if not torch.isfinite(norm):
             if self.acc.scaler is None:
                 last = checkpoint.latest_valid(self.ckpt_root, warn=lambda _: None)
-                raise TrainingDiverged(f"gradient norm became {norm.item()} at step {self.step}: lower train.lr or use "
-                                       f"mixed_precision no; the last good checkpoint is {last or 'none'} (--resume auto)")
+                raise TrainingDiverged(
+                    f"gradient norm became {norm.item()} at step {self.step}: lower train.lr or use "
+                    f"mixed_precision no; the last good checkpoint is {last or 'none'} (--resume auto)"
+                )
             self.skipped_steps += 1  # fp16: the grad scaler skips this step and lowers its scale
         for group in self.optimizer.param_groups:
             group["lr"] = lr_at(self.step, self.total_steps, t)
@@ -130,11 +149,15 @@ class Trainer:
         the sums are added across ranks (float32 on the device: MPS has no float64)."""
         model = self.acc.unwrap_model(self.model)
         model.eval()
-        sums = loss_sums(model, self.data.val, self.acc.device, self.acc.autocast, self.acc.process_index,
-                         self.acc.num_processes)
+        sums = loss_sums(
+            model, self.data.val, self.acc.device, self.acc.autocast, self.acc.process_index, self.acc.num_processes
+        )
         model.train()
-        mine = torch.tensor([[sum(s for s, _ in sums.values()), sum(n for _, n in sums.values())]],
-                            device=self.acc.device, dtype=torch.float32)
+        mine = torch.tensor(
+            [[sum(s for s, _ in sums.values()), sum(n for _, n in sums.values())]],
+            device=self.acc.device,
+            dtype=torch.float32,
+        )
         loss_sum, count = self.acc.reduce(mine, reduction="sum").sum(0).cpu().tolist()
         val_loss = loss_sum / count
         return {"val_loss": val_loss, "val_ppl": math.exp(min(val_loss, 50))}
@@ -147,19 +170,33 @@ class Trainer:
         poems = []
         for name in self.forms:
             rules = poem_rules(self.data.vocab, FORMS[name])
-            poems += generate(step_fn, zero_state, self.data.vocab, FORMS[name], self.cfg.train.num_samples,
-                              rules, Sampling(temperature=0.8, top_k=40), seed)
+            poems += generate(
+                step_fn,
+                zero_state,
+                self.data.vocab,
+                FORMS[name],
+                self.cfg.train.num_samples,
+                rules,
+                Sampling(temperature=0.8, top_k=40),
+                seed,
+            )
         model.train()
         return poems
 
     def counters(self):
         """What a checkpoint keeps of the trainer besides weights, optimizer and random state."""
-        return {"step": self.step, "tokens_seen": self.tokens_seen, "skipped_steps": self.skipped_steps,
-                "global_batch": self.global_batch}
+        return {
+            "step": self.step,
+            "tokens_seen": self.tokens_seen,
+            "skipped_steps": self.skipped_steps,
+            "global_batch": self.global_batch,
+        }
 
     def save_checkpoint(self):
         try:
-            checkpoint.save(self.acc, self.model, self.optimizer, self.ckpt_root, self.counters(), self.cfg.train.keep_last)
+            checkpoint.save(
+                self.acc, self.model, self.optimizer, self.ckpt_root, self.counters(), self.cfg.train.keep_last
+            )
         except NonFiniteWeights as e:
             raise TrainingDiverged(str(e))
 
@@ -190,16 +227,29 @@ class Trainer:
         loss = self.acc.reduce(loss.float().reshape(1), reduction="mean").item()
         elapsed = time.perf_counter() - started
         rate, lr = self.tokens_seen / elapsed, lr_at(self.step - 1, self.total_steps, self.cfg.train)
-        self.log({"step": self.step, "loss": loss, "lr": lr, "tokens_per_s": rate, "tokens": self.tokens_seen,
-                  "elapsed_s": elapsed})
+        self.log(
+            {
+                "step": self.step,
+                "loss": loss,
+                "lr": lr,
+                "tokens_per_s": rate,
+                "tokens": self.tokens_seen,
+                "elapsed_s": elapsed,
+            }
+        )
         bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{rate:,.0f}", lr=f"{lr:.2e}")
 
     def fit(self, stop_after=None):
         """Train to total_steps (or stop_after more steps, checkpointing there); returns the metrics."""
         t = self.cfg.train
         end = self.total_steps if stop_after is None else min(self.total_steps, self.step + stop_after)
-        bar = tqdm(total=self.total_steps, initial=self.step, disable=not self.acc.is_local_main_process,
-                   dynamic_ncols=True, mininterval=1.0)
+        bar = tqdm(
+            total=self.total_steps,
+            initial=self.step,
+            disable=not self.acc.is_local_main_process,
+            dynamic_ncols=True,
+            mininterval=1.0,
+        )
         metrics, started, tokens_at_start = {}, time.perf_counter(), self.tokens_seen
         while self.step < end:
             loss = self.train_step()  # a tensor: reading it waits for the device, so only when logging
@@ -217,9 +267,15 @@ class Trainer:
         return metrics
 
     def write_final(self, metrics):
-        record = {**metrics, "precision": self.precision, "skipped_steps": self.skipped_steps,
-                  "tokens_seen": self.tokens_seen, "forms": self.forms, "script": self.data.script,
-                  "vocab_size": len(self.data.vocab)}
+        record = {
+            **metrics,
+            "precision": self.precision,
+            "skipped_steps": self.skipped_steps,
+            "tokens_seen": self.tokens_seen,
+            "forms": self.forms,
+            "script": self.data.script,
+            "vocab_size": len(self.data.vocab),
+        }
         return artifact.write(self.run_dir, self.acc.unwrap_model(self.model), self.cfg, self.data.vocab, record)
 
 
@@ -227,8 +283,9 @@ def train(cfg, resume=None, stop_after=None):
     """Train from a validated config; returns the final artifact folder (None if stopped early)."""
     acc = make_accelerator(cfg)
     trainer = Trainer(cfg, acc)
-    folder = ranks.main_only(acc, lambda: checkpoint.start_folder(cfg.output.dir, resume,
-                                                                  lambda path: save_config(cfg, path), acc.print))
+    folder = ranks.main_only(
+        acc, lambda: checkpoint.start_folder(cfg.output.dir, resume, lambda path: save_config(cfg, path), acc.print)
+    )
     if cfg.output.tensorboard:
         acc.init_trackers("tensorboard", config=flatten(cfg))
     if folder is not None:
@@ -244,20 +301,31 @@ def train(cfg, resume=None, stop_after=None):
         acc.print(f"wrote {final}")
     acc.end_training()
     if torch.distributed.is_initialized():  # all ranks leave together: a rank tearing down gloo
-        acc.wait_for_everyone()              # while its peer still talks to it can abort the peer
+        acc.wait_for_everyone()  # while its peer still talks to it can abort the peer
         torch.distributed.destroy_process_group()
     return final
 
 
 def report_setup(trainer):
     acc = trainer.acc
-    acc.print(f"{acc.num_processes} process(es), {acc.distributed_type}, precision {acc.mixed_precision}, "
-              f"vocab {len(trainer.data.vocab)}, {trainer.total_steps} steps")
+    acc.print(
+        f"{acc.num_processes} process(es), {acc.distributed_type}, precision {acc.mixed_precision}, "
+        f"vocab {len(trainer.data.vocab)}, {trainer.total_steps} steps"
+    )
     acc.print(f"compute dtypes: {trainer.precision}")
     untrained = [f for f in trainer.data.forms if f not in trainer.forms]
     if untrained:
-        acc.print(f"note: {', '.join(untrained)} not trained: fewer training poems than a global batch of "
-                  f"{trainer.global_batch}; lower train.batch_size to train them")
-    if acc.device.type == "cpu" and acc.num_processes == 1 and torch.get_num_threads() == 1 and (os.cpu_count() or 1) > 1:
-        acc.print(f"note: training on 1 of {os.cpu_count()} CPU threads (accelerate launch sets OMP_NUM_THREADS=1): "
-                  "`python train_dist.py` or OMP_NUM_THREADS=N uses more")
+        acc.print(
+            f"note: {', '.join(untrained)} not trained: fewer training poems than a global batch of "
+            f"{trainer.global_batch}; lower train.batch_size to train them"
+        )
+    if (
+        acc.device.type == "cpu"
+        and acc.num_processes == 1
+        and torch.get_num_threads() == 1
+        and (os.cpu_count() or 1) > 1
+    ):
+        acc.print(
+            f"note: training on 1 of {os.cpu_count()} CPU threads (accelerate launch sets OMP_NUM_THREADS=1): "
+            "`python train_dist.py` or OMP_NUM_THREADS=N uses more"
+        )
