@@ -11,7 +11,7 @@ TORCH_INDEX ?=
 CONFIG ?= configs/base.yaml
 RUN_DIR ?= runs/base
 
-.PHONY: install test demo bench web serve inference-install-check release clean
+.PHONY: install test test-fast lint demo bench web serve inference-install-check release clean
 
 .venv/.installed: pyproject.toml
 	python3 -m venv .venv
@@ -23,6 +23,14 @@ install: .venv/.installed
 
 test: install
 	$(PY) -m pytest -q
+
+# The inner loop: everything but the training runs, launched processes and the browser (about a minute).
+test-fast: install
+	$(PY) -m pytest -q -m "not slow"
+
+lint: install
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 
 demo: install
 	$(PY) -m poemnet.builders.corpus stats

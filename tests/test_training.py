@@ -16,6 +16,8 @@ from poemnet.training import checkpoint
 from poemnet.training.config import load_config
 from poemnet.training.trainer import Trainer, TrainingDiverged, train
 
+pytestmark = pytest.mark.slow  # training runs, launched processes, a browser: left out of make test-fast
+
 TINY = ROOT / "configs" / "tiny.yaml"
 
 

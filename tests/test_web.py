@@ -16,6 +16,8 @@ from conftest import ROOT, run_script
 from poemnet.common.forms import FORMS
 from poemnet.evaluate import matching_templates, rhymes
 
+pytestmark = pytest.mark.slow  # training runs, launched processes, a browser: left out of make test-fast
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHIPPED = ROOT / "models" / "poemnet-release-int8.onnx"
 
