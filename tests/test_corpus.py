@@ -114,3 +114,29 @@ def test_the_corpus_script_comes_from_the_builders_report(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert corpus.script_of(out) == "traditional" and corpus.script_of() == "simplified"
+
+
+@pytest.mark.parametrize(
+    "raw, clean, changes",
+    [
+        ("送杜少府之任蜀州", "送杜少府之任蜀州", []),
+        ("牡丹詩十首  其三", "牡丹詩", ["numbering removed"]),
+        ("駕幸新豐溫泉宮獻詩三首 三", "駕幸新豐溫泉宮獻詩", ["numbering removed"]),
+        ("无题二首之一", "无题", ["numbering removed"]),
+        ("春晓（一作春眠）", "春晓", ["bracketed note removed"]),
+        ("题·画", "题画", ["other characters removed"]),
+        ("八月十五夜", "八月十五夜", []),  # numerals inside a title stay
+        ("郊廟歌辭 明皇祀圜丘樂章 雍和", "郊廟歌辭明皇祀圜丘樂章雍", ["cut to 12 characters"]),
+        ("二首之一", "", ["numbering removed", "empty"]),
+    ],
+)
+def test_titles_are_cleaned_and_each_change_is_named(raw, clean, changes):
+    assert builder.clean_title(raw) == (clean, changes)
+
+
+def test_the_embedded_corpus_titles_are_clean_and_the_report_counts_the_changes():
+    poems = corpus.load()
+    report = json.loads(corpus.stats_path(corpus.EMBEDDED_CORPUS).read_text(encoding="utf-8"))["report"]
+    assert all(builder.clean_title(p.title) == (p.title, [] if p.title else ["empty"]) for p in poems)
+    assert report["titles: empty"] == sum(not p.title for p in poems)
+    assert max(len(p.title) for p in poems) == builder.MAX_TITLE == 12

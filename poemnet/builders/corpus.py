@@ -24,8 +24,13 @@ from pathlib import Path
 from poemnet.common.atomic import write_bytes_atomic, write_text_atomic
 from poemnet.common.corpus import Poem, load, stats, stats_path
 from poemnet.common.errors import UserError, run_cli
-from poemnet.common.forms import FORMS, detect_form
+from poemnet.common.forms import FORMS, detect_form, is_hanzi
 
+MAX_TITLE = 12  # characters: longer titles (mostly collection names before the poem's own) are cut
+_NOTE = re.compile(r"[（(〔【\[][^）)〕】\]]*[）)〕】\]]")  # bracketed notes, e.g. （一作…）
+_NUMERAL = "一二三四五六七八九十百○〇零两"
+_NUMBERING = re.compile(f"^(?:其[{_NUMERAL}]+|[{_NUMERAL}]+|之[{_NUMERAL}]+)$")  # 其二, 三, 之一
+_COUNT = re.compile(f"[{_NUMERAL}]+首(?:之[{_NUMERAL}]+|其[{_NUMERAL}]+)?$")  # 十首, 二首之一 at a part's end
 _SOURCE_FILE = re.compile(r"(?:^|/)dist/quantangshi/poet\.(tang|song)\.(\d+)\.json$")
 DYNASTIES = {"tang": "唐", "song": "宋"}
 
@@ -90,6 +95,30 @@ def _record_text(record):
     return "".join(p.strip() for p in paragraphs)
 
 
+def clean_title(title):
+    """(a title the model can learn, [what was changed]): bracketed notes and the numbering of a
+    series (其二, 二首 一, 十首之三) removed, only Chinese characters kept, cut to MAX_TITLE."""
+    changes = []
+    text = _NOTE.sub(" ", title)
+    if text != title:
+        changes.append("bracketed note removed")
+    parts = [p for p in text.split() if p]
+    kept = [p for p in parts if not _NUMBERING.match(p)]
+    kept = [_COUNT.sub("", p) for p in kept]
+    if kept != parts:
+        changes.append("numbering removed")
+    joined = "".join(kept)
+    hanzi = "".join(ch for ch in joined if is_hanzi(ch))
+    if hanzi != joined:
+        changes.append("other characters removed")
+    if len(hanzi) > MAX_TITLE:
+        hanzi = hanzi[:MAX_TITLE]
+        changes.append(f"cut to {MAX_TITLE} characters")
+    if not hanzi:
+        changes.append("empty")
+    return hanzi, changes
+
+
 def build(source, script="simplified", forms=None):
     """Read the source, filter and convert: returns (poems, report)."""
     converter = None
@@ -118,9 +147,10 @@ def build(source, script="simplified", forms=None):
                 report["duplicates"] += 1
             else:
                 seen.add(text)
-                poems.append(
-                    Poem(text, form.name, dynasty, convert(record.get("author", "")), convert(record.get("title", "")))
-                )
+                title, changes = clean_title(convert(record.get("title", "")))
+                for change in changes:
+                    report[f"titles: {change}"] += 1
+                poems.append(Poem(text, form.name, dynasty, convert(record.get("author", "")), title))
         report["files read"] += 1
     return poems, report
 

@@ -1,4 +1,11 @@
-"""Character vocabulary: special tokens, one token per form, then characters by frequency."""
+"""Character vocabulary: special tokens, control tokens (one per form, the title separator), then
+characters by frequency.
+
+The reserved tokens are the four specials followed by every `<...>` token at the start of the
+list: a model's forms (the four 诗 forms, and 词牌 where it knows them) and, for a model that
+knows titles, TITLE_END. Nothing else about the layout is fixed, so a vocabulary says by itself
+which forms it was trained on.
+"""
 
 import json
 from collections import Counter
@@ -7,10 +14,15 @@ from poemnet.common.forms import FORMS
 
 PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
 SPECIALS = (PAD, BOS, EOS, UNK)
+TITLE_END = "<title>"  # ends a title prefix: <bos> title <title> <form> poem <eos>
 
 
 def form_token(form_name):
     return f"<{form_name}>"
+
+
+def _is_control(token):
+    return len(token) > 2 and token.startswith("<") and token.endswith(">")
 
 
 class Vocab:
@@ -21,18 +33,27 @@ class Vocab:
         self.index = {t: i for i, t in enumerate(self.tokens)}
         if len(self.index) != len(self.tokens):
             raise ValueError("vocabulary has duplicate tokens")
-        expected = list(SPECIALS) + [form_token(f) for f in FORMS]
-        if self.tokens[: len(expected)] != expected:
-            raise ValueError(f"vocabulary must start with {expected}")
+        if self.tokens[: len(SPECIALS)] != list(SPECIALS):
+            raise ValueError(f"vocabulary must start with {list(SPECIALS)}")
         self.pad_id, self.bos_id, self.eos_id, self.unk_id = (self.index[t] for t in SPECIALS)
-        self.num_reserved = len(expected)
+        self.num_reserved = len(SPECIALS)
+        while self.num_reserved < len(self.tokens) and _is_control(self.tokens[self.num_reserved]):
+            self.num_reserved += 1
+        self.title_end_id = self.index.get(TITLE_END)
+
+    @property
+    def form_names(self):
+        """The forms this vocabulary has a token for, in its order."""
+        return [t[1:-1] for t in self.tokens[len(SPECIALS) : self.num_reserved] if t != TITLE_END]
 
     @classmethod
-    def build(cls, texts, min_count=1):
-        """Characters seen at least `min_count` times, most frequent first, ties by code point."""
+    def build(cls, texts, min_count=1, forms=tuple(FORMS), titles=False):
+        """Characters seen at least `min_count` times, most frequent first, ties by code point; a
+        token for each form and, with `titles`, the title separator."""
         counts = Counter(ch for text in texts for ch in text)
         chars = sorted((ch for ch, n in counts.items() if n >= min_count), key=lambda ch: (-counts[ch], ch))
-        return cls(list(SPECIALS) + [form_token(f) for f in FORMS] + chars)
+        control = [form_token(f) for f in forms] + ([TITLE_END] if titles else [])
+        return cls(list(SPECIALS) + control + chars)
 
     def __len__(self):
         return len(self.tokens)

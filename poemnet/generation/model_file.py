@@ -153,6 +153,9 @@ def read_metadata(props):
     names = _json(_required(props, "forms"), "forms")
     if not isinstance(names, list) or not names or any(n not in FORMS for n in names):
         raise DamagedModel(f"forms {names!r} are not a list of the known forms {list(FORMS)}")
+    untokened = [n for n in names if n not in vocab.form_names]
+    if untokened:
+        raise DamagedModel(f"the vocabulary has no token for the forms {untokened}")
     if props.get("script") not in ("simplified", "traditional"):
         raise DamagedModel(f"script {props.get('script')!r} is neither simplified nor traditional")
     layers, hidden = _positive_int(props, "num_layers"), _positive_int(props, "hidden_dim")
