@@ -12,6 +12,7 @@ silently wrong rule. No torch here.
 import base64
 import binascii
 import json
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -44,10 +45,12 @@ def metadata_props(
     weights_sha256,
     prosody=None,
     line_filter=None,
+    parallel_pairs=None,
     quantization="none",
     training=None,
 ):
-    """The metadata of a model file as {key: string}: what the exporter writes."""
+    """The metadata of a model file as {key: string}: what the exporter writes. `parallel_pairs`:
+    {character: [[partner, pmi], ...]}, the corpus's 对仗 pairs (common/couplets.py)."""
     props = {
         "poemnet_format": str(FORMAT_VERSION),
         "vocab": json.dumps(vocab.tokens, ensure_ascii=False),
@@ -62,6 +65,8 @@ def metadata_props(
     }
     if prosody is not None:
         props["prosody"] = json.dumps(prosody, ensure_ascii=False, separators=(",", ":"))
+    if parallel_pairs:
+        props["parallel"] = json.dumps(parallel_pairs, ensure_ascii=False, separators=(",", ":"))
     if training is not None:  # where the evaluation finds the corpus and its validation split
         props["training"] = json.dumps(training, ensure_ascii=False)
     if line_filter is not None:  # bit i of the filter is bit (i & 7) of byte (i >> 3)
@@ -133,6 +138,13 @@ class Metadata:
             )
         return self._decoded["prosody"]
 
+    def parallel_pairs(self):
+        """ParallelPairs, or None when the file carries none (a model without 律诗); raises DamagedModel."""
+        if "parallel" not in self._decoded:
+            raw = self.props.get("parallel")
+            self._decoded["parallel"] = None if raw is None else decode_parallel(_json(raw, "parallel"), self.vocab)
+        return self._decoded["parallel"]
+
     def line_filter(self):
         """LineFilter, or None in a format-1 file; raises DamagedModel."""
         if "novel" not in self._decoded:
@@ -141,6 +153,36 @@ class Metadata:
                 None if raw is None else decode_line_filter(_json(raw, "novel"), self.props.get("novel_bloom"))
             )
         return self._decoded["novel"]
+
+
+@dataclass(frozen=True)
+class ParallelPairs:
+    """The 对仗 pairs over the vocabulary: for token a, the partners b and their weights (pmi)."""
+
+    partners: dict  # token id -> (int64 ids [k], float32 weights [k])
+
+
+def decode_parallel(data, vocab):
+    """ParallelPairs from the `parallel` field, checked: characters map to vocabulary ids (others are
+    dropped: a pair the model cannot write does not matter), weights are finite numbers."""
+    if not isinstance(data, dict):
+        raise DamagedModel("parallel must map characters to partner lists")
+    partners = {}
+    for a, found in data.items():
+        if not isinstance(found, list) or not all(
+            isinstance(p, list)
+            and len(p) == 2
+            and isinstance(p[0], str)
+            and isinstance(p[1], (int, float))
+            and math.isfinite(p[1])
+            for p in found
+        ):
+            raise DamagedModel(f"parallel[{a!r}] must be a list of [character, weight] pairs")
+        known = [(vocab.index[b], w) for b, w in found if b in vocab.index]
+        if a in vocab.index and known:
+            ids, weights = zip(*known)
+            partners[vocab.index[a]] = (np.array(ids, np.int64), np.array(weights, np.float32))
+    return ParallelPairs(partners)
 
 
 def read_metadata(props):
@@ -274,6 +316,8 @@ def web_metadata(props):
         web["prosody"] = json.loads(props["prosody"])
     if meta.line_filter() is not None:
         web["novel"], web["novel_bloom"] = json.loads(props["novel"]), props["novel_bloom"]
+    if meta.parallel_pairs() is not None:
+        web["parallel"] = json.loads(props["parallel"])
     return web
 
 

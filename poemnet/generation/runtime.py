@@ -65,6 +65,12 @@ class PoemModel:
         2 MB of base64 that only --novel needs."""
         return self._decoded(self.meta.line_filter)
 
+    @cached_property
+    def parallel_pairs(self):
+        """The corpus's 对仗 pairs (None where the file carries none), decoded on first use: only
+        --parallel needs them."""
+        return self._decoded(self.meta.parallel_pairs)
+
     def _decoded(self, read):
         try:
             return read()

@@ -4,7 +4,6 @@ Graph: tokens int64 [B], h float32 [L, B, H], c float32 [L, B, H]  ->  logits [B
 batch dynamic. Everything decoding needs rides in metadata_props (see generation/model_file.py).
 """
 
-import logging
 import tempfile
 import warnings
 from pathlib import Path
@@ -13,6 +12,8 @@ import onnx
 import torch
 
 from poemnet.common.atomic import write_bytes_atomic
+from poemnet.common.corpus import is_validation
+from poemnet.common.couplets import PairTable
 from poemnet.common.prosody import vocab_prosody
 from poemnet.generation.line_filter import LineFilter, corpus_lines
 from poemnet.generation.model_file import INPUTS, OUTPUTS, metadata_props
@@ -24,8 +25,14 @@ OPSET = 17
 
 def metadata(model, vocab, forms, script, weights_sha256, quantization="none", corpus_texts=None, training=None):
     """The model file's metadata (model_file.py): vocabulary, forms, dimensions, the prosody data of
-    every vocabulary entry and, given the corpus, the Bloom filter of its lines (for --novel)."""
-    line_filter = LineFilter.build(corpus_lines(corpus_texts)) if corpus_texts is not None else None
+    every vocabulary entry and, given the corpus, the Bloom filter of its lines (for --novel) and
+    the 对仗 pairs of its training split's 律诗 (for --parallel)."""
+    line_filter = pairs = None
+    if corpus_texts is not None:
+        line_filter = LineFilter.build(corpus_lines(corpus_texts))
+        val_fraction = (training or {}).get("val_fraction")
+        train_texts = [t for t in corpus_texts if not val_fraction or not is_validation(t, val_fraction)]
+        pairs = PairTable.from_poems(train_texts).strongest()
     return metadata_props(
         vocab=vocab,
         forms=forms,
@@ -36,6 +43,7 @@ def metadata(model, vocab, forms, script, weights_sha256, quantization="none", c
         weights_sha256=weights_sha256,
         prosody=vocab_prosody(vocab, forms, script),
         line_filter=line_filter,
+        parallel_pairs=pairs,
         quantization=quantization,
         training=training,
     )
@@ -99,33 +107,11 @@ def _save_checked(proto, path):
 
 
 def quantize_int8(src, dst):
-    """Dynamic int8 (weights int8, activations quantized on the fly): the LSTM layers and the
-    embedding table (Gather: stored int8, dequantized when the session loads) per tensor, the
-    output layer per output channel. Per-channel scales for the output layer lift the top-1
-    agreement with fp32 from 96.7% to 98.1% on the release model; per-channel LSTM weights
-    agreed a little more but made a batch-1 step about two thirds slower."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+    """The int8 copy of a model file: weights in 8 bits, activations quantized row by row so that
+    a poem does not depend on its batch (int8.py)."""
+    from poemnet.training import int8
 
-    props = {p.key: p.value for p in onnx.load(str(src)).metadata_props}
-    with tempfile.TemporaryDirectory() as tmp:
-        lstm, out = Path(tmp) / "lstm.onnx", Path(tmp) / "int8.onnx"
-        root = logging.getLogger()
-        level = root.level
-        root.setLevel(logging.ERROR)  # it advises pre-processing that an LSTM graph does not need
-        try:
-            quantize_dynamic(str(src), str(lstm), weight_type=QuantType.QInt8, op_types_to_quantize=["LSTM", "Gather"])
-            quantize_dynamic(
-                str(lstm),
-                str(out),
-                weight_type=QuantType.QInt8,
-                op_types_to_quantize=["MatMul", "Gemm"],
-                per_channel=True,
-            )
-        finally:
-            root.setLevel(level)
-        proto = onnx.load(str(out))
-    _set_metadata(proto, {**props, "quantization": "int8"})
-    _save_checked(proto, dst)
+    int8.quantize(src, dst)
 
 
 def count_ops(path):
