@@ -1,30 +1,29 @@
-// The corpus line filter of poemnet/generation/line_filter.py: two polynomial hashes of a line's code points
+// The twin of poemnet/generation/line_filter.py: two polynomial hashes of a line's code points
 // modulo 2^31 - 1 (every product stays below 2^53, so doubles are exact), k Bloom probes.
 export const PRIME = 2 ** 31 - 1;
 export const BASES = [1000003, 917513];
 
-export function lineHashes(line) {
+export function lineHashes(line) {  // [h1, h2] of a string of characters
+  return prefixHashes(Array.from(line, (ch) => ch.codePointAt(0)));
+}
+
+export function prefixHashes(codePoints) {
   let h1 = 0, h2 = 0;
-  for (const ch of line) {
-    const cp = ch.codePointAt(0);
-    h1 = (h1 * BASES[0] + cp) % PRIME;
-    h2 = (h2 * BASES[1] + cp) % PRIME;
-  }
+  for (const cp of codePoints) [h1, h2] = completedHashes([h1, h2], cp);
   return [h1, h2];
 }
 
-export class LineFilter {
-  constructor(params, bitsBase64) {
-    if (params.prime !== PRIME || params.bases.join() !== BASES.join()) throw new Error('line filter hashed with other constants');
-    this.m = params.num_bits;
-    this.k = params.num_hashes;
-    this.bits = Uint8Array.from(atob(bitsBase64), (c) => c.charCodeAt(0));
-  }
+export function completedHashes([h1, h2], codePoint) {  // the hashes of a prefix completed by one code point
+  return [(h1 * BASES[0] + codePoint) % PRIME, (h2 * BASES[1] + codePoint) % PRIME];
+}
 
-  contains(h1, h2) {
+export class LineFilter {
+  constructor(bits, numBits, numHashes, count) { Object.assign(this, { bits, m: numBits, k: numHashes, count }); }
+
+  contains(h1, h2) {  // maybe in the corpus (true) or surely not (false)
     for (let i = 0; i < this.k; i++) {
       const index = (h1 + i * h2) % this.m;
-      if (!((this.bits[Math.floor(index / 8)] >> (index % 8)) & 1)) return false;
+      if (!((this.bits[index >> 3] >> (index & 7)) & 1)) return false;
     }
     return true;
   }

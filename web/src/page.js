@@ -1,9 +1,11 @@
-// The page: controls and query parameters -> constraints -> poems in #poems.
+// The page: controls and query parameters -> a request (request.js, the twin of infer.py's) -> poems in #poems.
 // Contract for scripts and tests: ?form=&start=&acrostic=&rhyme=&tones=1&seed=&greedy=1&n=&auto=1
-// (also no_repeat=1, novel=1, temperature=); when done, body[data-state] is "done", or "error"
-// with the message in #error; each child of #poems holds one poem's text.
+// (also no_repeat=1, novel=1, template=, temperature=, top_k=, top_p=; rhyme=1 any group, rhyme=东
+// that group); when done, body[data-state] is "done", or "error" with the message in #error; each
+// child of #poems holds one poem's text.
+import { UserError } from './errors.js';
+import { fromQuery, prepare, write } from './request.js';
 import { PoemModel } from './runtime.js';
-import { UserError, generate, groupId, poemRules } from './generate.js';
 
 const $ = (selector) => document.querySelector(selector);
 const controls = $('#controls');
@@ -12,38 +14,6 @@ let model;
 function fail(message) {
   $('#error').textContent = message;
   document.body.dataset.state = 'error';
-}
-
-function request(values) {
-  const form = model.forms.find((f) => f.name === (values.form || model.forms[0].name));
-  if (!form) throw new UserError(`form ${values.form} is not one this model knows: ${model.forms.map((f) => f.name).join(', ')}`);
-  const firstChars = {};
-  if (values.start && values.acrostic) throw new UserError('a start character and an acrostic both choose the first character: use one');
-  if (values.start) {
-    if (Array.from(values.start).length !== 1) throw new UserError('the start takes one character');
-    firstChars[0] = values.start;
-  }
-  if (values.acrostic) {
-    const chars = Array.from(values.acrostic);
-    if (chars.length !== form.numLines) throw new UserError(`the acrostic needs ${form.numLines} characters for a ${form.name}, got ${chars.length}`);
-    chars.forEach((ch, i) => { firstChars[i] = ch; });
-  }
-  for (const ch of Object.values(firstChars)) {
-    if (!model.index.has(ch) || !model.classes.hanzi[model.index.get(ch)]) throw new UserError(`${ch} is not in the model's vocabulary: choose a more common character`);
-  }
-  const rhyme = values.rhyme !== undefined && values.rhyme !== '0';
-  let rhymeGroup = null;
-  if (rhyme && values.rhyme && values.rhyme !== '1') {
-    rhymeGroup = groupId(values.rhyme, model.prosody?.groupNames ?? []);
-    if (rhymeGroup === null) throw new UserError(`${values.rhyme} is not a 平水韵 平 group: use one such as 东, 一东 or 下平声七阳`);
-  }
-  const n = Number(values.n ?? 1), seed = Number(values.seed ?? 1), temperature = Number(values.temperature ?? 0.8);
-  if (!(Number.isInteger(n) && n >= 1 && n <= 50)) throw new UserError('n must be between 1 and 50');
-  if (!(Number.isInteger(seed) && seed >= 0)) throw new UserError('seed must be a whole number >= 0');
-  if (!(temperature > 0 && Number.isFinite(temperature))) throw new UserError('temperature must be > 0');
-  return { form, n, seed, sampling: { greedy: values.greedy === '1', temperature, topP: 0.9 },
-           constraints: { firstChars, rhyme, rhymeGroup, tones: values.tones === '1', noRepeat: values.no_repeat === '1',
-                          novel: values.novel === '1' } };
 }
 
 function show(poem, form) {
@@ -64,16 +34,11 @@ async function run(values) {
   $('#error').textContent = '';
   $('#poems').replaceChildren();
   try {
-    const r = request(values);
-    const decoder = poemRules(model, r.form, r.constraints);
-    const started = performance.now(), poems = [];
-    for (let i = 0; i < r.n; i++) {
-      const poem = await generate(model, r.form, decoder, r.sampling, r.seed + i);
-      poems.push(poem);
-      show(poem, r.form);
-    }
+    const prepared = prepare(model, { seed: 1, ...fromQuery(values) });
+    const started = performance.now();
+    const poems = await write(model, prepared, (poem) => show(poem, prepared.form));
     const ms = performance.now() - started;
-    $('#status').textContent = `${r.n} poem(s) in ${ms.toFixed(0)} ms (${(ms / r.n).toFixed(0)} ms each)`;
+    $('#status').textContent = `${poems.length} poem(s) in ${ms.toFixed(0)} ms (${(ms / poems.length).toFixed(0)} ms each)`;
     document.body.dataset.ms = ms.toFixed(1);
     window.poemnet = { poems };
     document.body.dataset.state = 'done';

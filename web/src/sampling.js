@@ -1,8 +1,18 @@
-// Sampling of poemnet/generation/sampling.py for one row: greedy (the first likeliest token), or temperature
-// then top-p (the fewest likeliest tokens, ties to the lower id), picking by inverse CDF over the
-// nucleus in token-id order.
-// The page draws its uniforms from mulberry32, not numpy's PCG64, so sampled poems differ from
-// infer.py's; greedy poems are the same.
+// The twin of poemnet/generation/sampling.py for one row of masked logits (-Infinity = disallowed):
+// greedy (the first likeliest token), or float64 weights exp((logit - max) / temperature), top-k
+// (the k heaviest, ties to the lower id), then top-p (the fewest heaviest whose mass reaches top_p
+// of the row mass, ties to the lower id; 1 is off), picked by inverse CDF in token-id order: the
+// first kept token whose running weight exceeds uniform x the kept mass. Python sorts nothing
+// whole, for speed; the choice is the same.
+// The page draws its uniforms from mulberry32, not Python's Mersenne Twister, so sampled poems
+// differ from infer.py's; greedy poems are the same.
+export class Sampling {  // topK 0 and topP 1: off
+  constructor({ temperature = 1, topK = 0, topP = 1, greedy = false } = {}) {
+    Object.assign(this, { temperature, topK, topP, greedy });
+    Object.freeze(this);
+  }
+}
+
 export function mulberry32(seed) {
   let a = seed >>> 0;
   return () => {
@@ -14,28 +24,32 @@ export function mulberry32(seed) {
   };
 }
 
-export function sample(logits, allowed, sampling, uniform) {
-  let best = -1;
-  for (let v = 0; v < logits.length; v++) if (allowed[v] && (best < 0 || logits[v] > logits[best])) best = v;
-  if (sampling.greedy) return best;
-  const ids = [], weights = [];
-  let total = 0;
-  for (let v = 0; v < logits.length; v++) {
-    if (!allowed[v]) continue;
-    const w = Math.exp((logits[v] - logits[best]) / sampling.temperature);
-    ids.push(v); weights.push(w); total += w;
-  }
-  const order = ids.map((_, i) => i).sort((a, b) => weights[b] - weights[a] || ids[a] - ids[b]);
+export function weights(logits, temperature) {  // the heaviest token weighs 1, a disallowed one 0
+  let max = -Infinity;
+  for (const x of logits) if (x > max) max = x;
+  return Float64Array.from(logits, (x) => Math.exp((x - max) / temperature));
+}
+
+function nucleus(w, sampling) {  // the kept tokens, in id order
+  let ids = [];  // heaviest first, ties to the lower id
+  for (let v = 0; v < w.length; v++) if (w[v] > 0) ids.push(v);
+  if (sampling.topK && sampling.topK < w.length) ids = ids.sort((a, b) => w[b] - w[a] || a - b).slice(0, sampling.topK);
+  if (sampling.topP >= 1) return ids.sort((a, b) => a - b);
+  ids.sort((a, b) => w[b] - w[a] || a - b);
+  const wanted = sampling.topP * ids.reduce((total, v) => total + w[v], 0);
   let mass = 0, needed = 0;
-  for (const i of order) {
-    if (mass >= sampling.topP * total) break;
-    mass += weights[i]; needed++;
-  }
-  const nucleus = order.slice(0, needed).sort((a, b) => a - b);  // indices into ids: id order
-  let cumulative = 0;
-  for (const i of nucleus) {
-    cumulative += weights[i];
-    if (cumulative > uniform * mass) return ids[i];
-  }
-  return ids[nucleus[needed - 1]];
+  while (needed < ids.length && (needed === 0 || mass < wanted)) mass += w[ids[needed++]];
+  return ids.slice(0, needed).sort((a, b) => a - b);
+}
+
+export function sample(logits, sampling, uniform) {
+  let best = 0;
+  for (let v = 1; v < logits.length; v++) if (logits[v] > logits[best]) best = v;
+  if (sampling.greedy) return best;
+  const w = weights(logits, sampling.temperature), kept = nucleus(w, sampling);
+  const running = [];
+  for (const v of kept) running.push((running.at(-1) ?? 0) + w[v]);
+  const threshold = uniform * running.at(-1);
+  const pick = running.findIndex((r) => r > threshold);
+  return kept[pick < 0 ? kept.length - 1 : pick];
 }

@@ -1,0 +1,108 @@
+// The twin of poemnet/generation/request.py: the page's one request builder. A request has the
+// fields of Python's Request, by the same names; `prepare` checks it against a model and returns
+// the form, the decoder (rules), the sampling and the seed; `write` runs the loop.
+import { UserError } from './errors.js';
+import { Constraints, generateDetailed, poemRules } from './generate.js';
+import { groupId } from './prosody.js';
+import { Sampling } from './sampling.js';
+
+export const MAX_POEMS = 1024;
+
+// Python's Request and its defaults. rhyme: null off, '' any group, else a group's name.
+export const REQUEST = Object.freeze({
+  form: null, start: null, acrostic: null, rhyme: null, tones: false, template: null, no_repeat: false, novel: false,
+  n: 1, temperature: 0.8, top_k: null, top_p: 0.9, greedy: false, seed: null,
+});
+
+// The page's strings (query parameters, form fields) -> a request, as infer.py's parser makes one
+// from the command line: rhyme=1 any group, rhyme=东 that group, rhyme=0 off; flags are '1'; an
+// empty field is left out.
+export function fromQuery(values) {
+  const given = (key) => values[key] !== undefined && values[key] !== '';
+  const r = {};
+  for (const key of ['form', 'start', 'acrostic', 'template']) if (given(key)) r[key] = values[key];
+  for (const key of ['tones', 'no_repeat', 'novel', 'greedy']) r[key] = values[key] === '1';
+  for (const key of ['n', 'seed', 'temperature', 'top_k', 'top_p']) if (given(key)) r[key] = Number(values[key]);
+  if (given('rhyme') && values.rhyme !== '0') r.rhyme = values.rhyme === '1' ? '' : values.rhyme;
+  return r;
+}
+
+function check(ok, message) {
+  if (!ok) throw new UserError(message);
+}
+
+export function checkSampling(r) {
+  check(r.seed === null || (Number.isSafeInteger(r.seed) && r.seed >= 0),
+        `seed ${r.seed} must be a whole number between 0 and 2**53 - 1`);
+  check(Number.isInteger(r.n) && r.n >= 1 && r.n <= MAX_POEMS, `n ${r.n} must be between 1 and ${MAX_POEMS}`);
+  check(r.top_p > 0 && r.top_p <= 1, `top_p ${r.top_p} must be in (0, 1]`);
+  check(r.top_k === null || (Number.isInteger(r.top_k) && r.top_k >= 1),
+        `top_k ${r.top_k} must be >= 1 (leave it out to sample among all characters)`);
+  const options = { topK: r.top_k ?? 0, topP: r.top_p };
+  if (r.greedy) return new Sampling({ ...options, temperature: 1, greedy: true });  // the temperature does not enter
+  check(r.temperature > 0 && Number.isFinite(r.temperature),
+        `temperature ${r.temperature} must be > 0 and finite (or turn greedy on for the likeliest poem)`);
+  return new Sampling({ ...options, temperature: r.temperature });
+}
+
+export function chooseForm(model, name) {  // by its name, or another name model.json gives it (五絕, wujue ...)
+  if (name === null) return model.forms[0];
+  const canonical = model.canonicalForm.get(name.trim().toLowerCase()) ?? name;
+  const form = model.forms.find((f) => f.name === canonical);
+  check(form, `form ${name} is not one this model knows: choose from ${model.forms.map((f) => f.name).join(', ')}`);
+  return form;
+}
+
+function modelChar(ch, vocab, what) {  // Python converts between the scripts with OpenCC; the page cannot
+  check(vocab.isHanzi(ch), `the ${what} ${ch} is not a Chinese character: use one such as 月`);
+  check(vocab.has(ch), `the ${what} ${ch} is not in the model's vocabulary: choose a more common character`);
+  return ch;
+}
+
+export function firstChars(model, form, start, acrostic) {  // {line: character} forced by start or acrostic
+  check(!(start && acrostic), 'a start character and an acrostic both choose the first character: use one');
+  if (start !== null) {
+    const chars = Array.from(start);
+    check(chars.length === 1, `the start takes one character, got ${chars.length}: use the acrostic for one per line`);
+    return { 0: modelChar(start, model.vocab, 'start character') };
+  }
+  if (acrostic !== null) {
+    const chars = Array.from(acrostic);
+    check(chars.length === form.numLines,
+          `the acrostic needs ${form.numLines} characters for a ${form.name}, got ${chars.length}`);
+    return Object.fromEntries(chars.map((ch, line) => [line, modelChar(ch, model.vocab, 'acrostic character')]));
+  }
+  return {};
+}
+
+export function constraints(r, model, forced) {  // the decoding options, checked against what model.json carries
+  check(r.template === null || r.tones, 'a template chooses the 平仄: turn tones on with it');
+  let group = null;
+  if (r.rhyme && model.prosody) {  // without prosody data poemRules refuses rhyme
+    group = groupId(r.rhyme, model.prosody.groupNames);
+    check(group !== null, `${r.rhyme} is not a 平水韵 平 group: use one such as 东, 一东 or 下平声七阳`);
+  }
+  return new Constraints({ firstChars: forced, rhyme: r.rhyme !== null, rhymeGroup: group, tones: r.tones,
+                           template: r.template, noRepeat: r.no_repeat, novel: r.novel });
+}
+
+export function prepare(model, request) {  // {form, decoder, sampling, seed, n} for the loop
+  const r = { ...REQUEST, ...request };
+  const sampling = checkSampling(r);
+  const form = chooseForm(model, r.form);
+  const wanted = constraints(r, model, firstChars(model, form, r.start, r.acrostic));
+  const decoder = poemRules(model.vocab, form, wanted, wanted.needsProsody ? model.prosody : null,
+                            wanted.needsLineFilter ? model.lineFilter : null);
+  const seed = r.seed ?? Math.floor(Math.random() * 2 ** 31);
+  return { form, decoder, sampling, seed, n: r.n };
+}
+
+export async function write(model, prepared, onPoem = () => {}) {  // the poems of a prepared request; never a malformed one
+  const p = prepared, step = (token, h, cell) => model.step(token, h, cell);
+  const checked = (poem) => {  // the layout rule makes a malformed poem impossible
+    check(p.form.matches(poem.text, model.vocab.isHanzi),
+          `generation produced a malformed poem (${poem.text}): the model may be damaged; re-export it`);
+    onPoem(poem);
+  };
+  return generateDetailed(step, () => model.zeroState(), model.vocab, p.form, p.n, p.decoder, p.sampling, p.seed, checked);
+}

@@ -1,0 +1,159 @@
+// The page's JavaScript against golden cases the Python generation code wrote (tests/golden_cases.py):
+// for each request, the same form, sampling, masks and relaxations at every position of Python's
+// poem, the same description, and for greedy ones the same poem. $POEMNET_GOLDEN names the folder;
+// tests/test_js_twin.py writes it and runs `node --test web/test/`.
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+
+import * as ort from 'onnxruntime-web';
+
+import { UserError } from '../src/errors.js';
+import { DamagedModel, readMetadata } from '../src/model_file.js';
+import { allowedTokens } from '../src/rules.js';
+import { REQUEST, fromQuery, prepare, write } from '../src/request.js';
+import { PoemModel } from '../src/runtime.js';
+import { Sampling, sample } from '../src/sampling.js';
+
+const NEAR_TIE = 1e-5;  // a logit gap the two runtimes' rounding may close: a greedy poem may part there
+const dir = process.env.POEMNET_GOLDEN;
+
+function pack(mask) {  // as numpy's packbits(bitorder="little"), in base64
+  const bytes = new Uint8Array(Math.ceil(mask.length / 8));
+  mask.forEach((a, v) => { if (a) bytes[v >> 3] |= 1 << (v & 7); });
+  return Buffer.from(bytes).toString('base64');
+}
+
+function toSampling(python) {  // Python's Sampling as a dict -> the twin's
+  return new Sampling({ temperature: python.temperature, topK: python.top_k, topP: python.top_p, greedy: python.greedy });
+}
+
+function unpack(base64, size) {
+  const bytes = Buffer.from(base64, 'base64');
+  return Uint8Array.from({ length: size }, (_, v) => (bytes[v >> 3] >> (v & 7)) & 1);
+}
+
+function maskDifference(model, mine, theirs) {
+  const ids = (a, b) => [...a.keys()].filter((v) => a[v] && !b[v]).map((v) => `${v} ${model.vocab.tokens[v]}`);
+  const python = unpack(theirs, mine.length);
+  return `JavaScript alone allows [${ids(mine, python).slice(0, 8)}], Python alone [${ids(python, mine).slice(0, 8)}]`;
+}
+
+async function loadModels(golden) {
+  const bytes = await readFile(join(dir, 'model.onnx')), models = {};
+  for (const [name, file] of Object.entries(golden.models)) {
+    models[name] = await PoemModel.create(ort, JSON.parse(await readFile(join(dir, file), 'utf8')), bytes);
+  }
+  return models;
+}
+
+function checkMasks(model, prepared, golden) {
+  const { history, masks, relaxations } = golden;
+  for (let position = 0; position < prepared.form.length; position++) {
+    const before = history.slice(0, position);
+    const { allowed, relaxed } = allowedTokens(prepared.decoder.rules, position, before, model.vocab.length);
+    if (pack(allowed) !== masks[position]) assert.fail(`position ${position}: ${maskDifference(model, allowed, masks[position])}`);
+    assert.deepEqual(relaxed, relaxations[position], `position ${position}: relaxed`);
+  }
+  const relaxed = relaxations.flatMap((names, position) => (names.length ? [{ position, relaxed: names }] : []));
+  const described = { text: model.vocab.decode(history), ...prepared.decoder.describe(history) };
+  if ('relaxed' in golden.poem) described.relaxed = relaxed;
+  assert.deepEqual(described, golden.poem);
+}
+
+async function checkGreedy(model, prepared, golden) {  // returns whether the poems parted at a near-tie
+  const [poem] = await write(model, prepared);
+  if (poem.text === golden.poem.text) {
+    assert.deepEqual(poem, golden.poem);
+    return false;
+  }
+  const mine = Array.from(poem.text), theirs = Array.from(golden.poem.text);
+  const parted = mine.findIndex((ch, p) => ch !== theirs[p]);
+  const gap = golden.margins[parted];
+  assert.ok(gap !== null && gap < NEAR_TIE,
+            `the poems part at ${parted} (logit gap ${gap}): ${poem.text} against Python's ${golden.poem.text}`);
+  return true;
+}
+
+if (!dir) {
+  const skip = 'set POEMNET_GOLDEN to a folder tests/golden_cases.py wrote (tests/test_js_twin.py does)';
+  test('golden cases', { skip }, () => {});
+} else {
+  const golden = JSON.parse(await readFile(join(dir, 'golden.json'), 'utf8'));
+  const models = await loadModels(golden);
+  const tally = { poems: 0, masks: 0, greedy: 0, nearTies: 0, rejected: 0, samples: 0 };
+
+  for (const g of golden.poems) {
+    test(`poem ${g.name}`, async () => {
+      const model = models[g.model], prepared = prepare(model, g.request);
+      assert.deepEqual(prepared.sampling, toSampling(g.sampling));
+      checkMasks(model, prepared, g);
+      tally.poems++;
+      tally.masks += g.masks.length;
+      if (g.greedy) {
+        tally.greedy++;
+        tally.nearTies += await checkGreedy(model, prepared, g);
+      }
+    });
+  }
+
+  for (const g of golden.rejected) {
+    test(`rejects: ${g.name}`, () => {
+      assert.throws(() => prepare(models.plain, g.request), UserError, `Python: ${g.error}`);
+      tally.rejected++;
+    });
+  }
+
+  test('sampling picks the token Python picks', () => {
+    for (const [row, g] of golden.sampling.entries()) {
+      const logits = Float32Array.from(g.logits, (x) => (x === null ? -Infinity : x));
+      assert.equal(sample(logits, toSampling(g.sampling), g.uniform), g.id, `row ${row}`);
+      tally.samples++;
+    }
+  });
+
+  test("the page's query strings become a request", () => {
+    const flags = { tones: false, no_repeat: false, novel: false, greedy: false };
+    assert.deepEqual(fromQuery({}), flags);
+    assert.deepEqual(fromQuery({ rhyme: '1', tones: '1', n: '3', start: '' }), { ...flags, rhyme: '', tones: true, n: 3 });
+    assert.deepEqual(fromQuery({ rhyme: '东', top_p: '0.5', top_k: '4' }), { ...flags, rhyme: '东', top_p: 0.5, top_k: 4 });
+    assert.deepEqual(fromQuery({ rhyme: '0', greedy: '1', form: '七律', acrostic: '春夏秋冬' }),
+                     { ...flags, greedy: true, form: '七律', acrostic: '春夏秋冬' });
+    const keys = Object.keys(fromQuery({ form: 'x', start: 'x', acrostic: 'x', template: 'x', rhyme: 'x', n: '1', seed: '1',
+                                         temperature: '1', top_k: '1', top_p: '1' }));
+    assert.deepEqual({ ...REQUEST }, golden.request_defaults, "Python's Request: its fields and defaults");
+    assert.deepEqual(keys.sort(), Object.keys(REQUEST).sort(), 'every field of a request');
+  });
+
+  test('a damaged model.json is refused', () => {
+    const json = JSON.parse(JSON.stringify(models.plain.meta.json));
+    const damages = {
+      'format 9': (j) => { j.format = 9; },
+      'no layout': (j) => { delete j.form_layouts[j.forms[0]]; },
+      'no ranges': (j) => { j.hanzi_ranges = []; },
+      'a duplicate token': (j) => { j.vocab.push(j.vocab.at(-1)); },
+      'short tones': (j) => { j.prosody.tones = j.prosody.tones.slice(1); },
+      'a group out of range': (j) => { j.prosody.ping_groups[0] = [j.prosody.group_names.length]; },
+      'a short template line': (j) => { j.prosody.templates[j.forms[0]][0].lines[0] = '平'; },
+      'a short filter': (j) => { j.novel_bloom = j.novel_bloom.slice(8); },
+      'other hash constants': (j) => { j.novel.prime = 7; },
+    };
+    for (const [name, damage] of Object.entries(damages)) {
+      const damaged = JSON.parse(JSON.stringify(json));
+      damage(damaged);
+      assert.throws(() => {
+        const meta = readMetadata(damaged);
+        meta.prosody();
+        meta.lineFilter();
+      }, DamagedModel, name);
+    }
+    const meta = readMetadata(json);
+    assert.ok(meta.prosody() && meta.lineFilter(), 'the undamaged model.json reads');
+  });
+
+  test('summary', () => {
+    assert.ok(tally.nearTies <= tally.greedy / 20, `${tally.nearTies} of ${tally.greedy} greedy poems parted at near-ties`);
+    console.log(`twin checked: ${JSON.stringify(tally)}`);
+  });
+}
