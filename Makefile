@@ -50,14 +50,25 @@ web: install
 serve:
 	python3 -m http.server -d web/dist --bind 127.0.0.1 8000
 
-# A fresh venv with the core dependencies only (no torch) writes poems with the shipped model.
+# What a user without the clone gets: the wheel (package, data and the shipped model; no runs/ or
+# web/), installed into a fresh venv with the core dependencies only (no torch), then the command
+# and the Python API run from a folder outside the clone.
+INFER_VENV := $(CURDIR)/.venv-infer
+WHEEL_DIR := $(CURDIR)/.whl
 inference-install-check:
-	rm -rf .venv-infer && python3 -m venv .venv-infer
-	.venv-infer/bin/python -m pip install --quiet .
-	.venv-infer/bin/python -c "import importlib.util as u, sys; sys.exit(u.find_spec('torch') is not None)"
-	cd /tmp && $(CURDIR)/.venv-infer/bin/python $(CURDIR)/infer.py --model $(CURDIR)/models/poemnet-release-int8.onnx \
-		--form 七律 --rhyme --tones --no-repeat --novel --seed 1 --json
-	rm -rf .venv-infer
+	rm -rf $(INFER_VENV) $(WHEEL_DIR) build && python3 -m venv $(INFER_VENV)
+	$(INFER_VENV)/bin/python -m pip wheel --quiet --no-deps -w $(WHEEL_DIR) .
+	$(INFER_VENV)/bin/python -m pip install --quiet $(WHEEL_DIR)/poemnet-*.whl
+	$(INFER_VENV)/bin/python -c "import importlib.util as u, sys; sys.exit(u.find_spec('torch') is not None)"
+	rm -rf /tmp/poemnet-check && mkdir /tmp/poemnet-check && cd /tmp/poemnet-check && \
+		$(INFER_VENV)/bin/poemnet write --start 月 --seed 1 && \
+		$(INFER_VENV)/bin/poemnet write --form 七律 --rhyme --tones --no-repeat --novel --seed 1 --json >/dev/null && \
+		$(INFER_VENV)/bin/python -m poemnet list rhymes >/dev/null && \
+		$(INFER_VENV)/bin/poemnet evaluate --n 20 >/dev/null && \
+		! $(INFER_VENV)/bin/poemnet train 2>train.err && grep -q "pip install 'poemnet\[train\]'" train.err && \
+		$(INFER_VENV)/bin/python -c "import poemnet; p = poemnet.write(form='七律', start='月', rhyme=True, tones=True, seed=1, n=2); \
+			assert 'site-packages' in poemnet.__file__ and len(p) == 2 and p[1].text[0] == '月', p; print(p[1])"
+	rm -rf $(INFER_VENV) $(WHEEL_DIR) build /tmp/poemnet-check
 
 # How the shipped model was made (models/MODEL_CARD.md): build the full corpus, train, export, evaluate.
 release: install
@@ -68,4 +79,4 @@ release: install
 	$(PY) scripts/model_card.py --run-dir runs/release --model runs/release/poemnet-release-int8.onnx
 
 clean:
-	rm -rf runs .pytest_cache .venv-infer web/dist
+	rm -rf runs .pytest_cache .venv-infer .whl build web/dist

@@ -1,25 +1,32 @@
 """How regulated the poems are: generate N poems per form and measure them, beside held-out human poems.
 
-    python -m poemnet.evaluate --model runs/base/poemnet.onnx [--n 200] [--presets plain all]
-    python -m poemnet.evaluate --model M.onnx --artifact runs/base/final   # adds validation perplexity (torch)
+    poemnet evaluate --n 20                   # the shipped model (python -m poemnet.evaluate is the same)
+    poemnet evaluate --model runs/base/poemnet.onnx [--n 200] [--presets plain all] [--corpus embedded]
+    poemnet evaluate --model M.onnx --artifact runs/base/final   # adds validation perplexity (torch)
 
 Metrics, per form and preset: format validity, rhyme rate, template conformance, distinct-1/2,
 repeated characters per poem, copy rate (lines found verbatim in the corpus), poems per second,
 and the share of poems whose constraints had to be relaxed. The reference row measures the
 validation split's human poems (their copy rate counts lines found in the training split).
-Prints a markdown table and writes JSON (default: beside the model, NAME.eval.json).
+The corpus is the model's training corpus where that file is, else the embedded 五绝 corpus (a
+fresh clone or an installed package has only that one), or the one --corpus names.
+Prints a markdown table and writes JSON (default: beside the model, NAME.eval.json; for the
+shipped model, in the current folder).
 """
 
+import importlib.util
 import json
 import time
 from pathlib import Path
 
-from poemnet.common import corpus, prosody
+from poemnet.common import corpus
 from poemnet.common.atomic import write_text_atomic
 from poemnet.common.errors import UserError, run_cli
 from poemnet.common.forms import FORMS
 from poemnet.generation.line_filter import corpus_lines
+from poemnet.generation.output import emit, note, utf8_streams
 from poemnet.generation.sampling import Sampling
+from poemnet.generation.verse_check import matching_templates, rhymes
 
 PRESETS = {
     "plain": {},
@@ -28,37 +35,6 @@ PRESETS = {
     "rhyme+tones": {"rhyme": True, "tones": True},
     "all": {"rhyme": True, "tones": True, "no_repeat": True, "novel": True},
 }
-
-
-def rhymes(text, form, script="simplified"):
-    """Even lines (and line 1 when it ends in a 平-only character) end in characters that share
-    a 平 group of the 平水韵."""
-    ends = [line[-2] for line in form.lines(text)]
-    positions = [i for i in range(form.num_lines) if i % 2 == 1]
-    if prosody.char_info(ends[0], script)[0] == prosody.PING:
-        positions.insert(0, 0)
-    shared = None
-    for i in positions:
-        tone, groups = prosody.char_info(ends[i], script)
-        if tone not in (prosody.PING, prosody.EITHER) or not groups:
-            return False
-        shared = set(groups) if shared is None else shared & set(groups)
-    return bool(shared)
-
-
-def matching_templates(text, form, script="simplified"):
-    """Names of the form's templates that the poem's 平仄 follows (unknown characters fit only 中)."""
-    chars = _chars(text, form)
-    tones = [prosody.char_info(ch, script)[0] for ch in chars]
-    names = []
-    for template in prosody.templates(form):
-        pattern = "".join(template["lines"])
-        if all(
-            p == "中" or t == prosody.EITHER or (p == "平") == (t == prosody.PING) and t != prosody.UNKNOWN
-            for p, t in zip(pattern, tones)
-        ):
-            names.append(template["name"])
-    return names
 
 
 def metrics(texts, form, corpus_line_set, script="simplified"):
@@ -167,11 +143,14 @@ def table(rows):
     return "\n".join(lines)
 
 
-def main(argv=None):
+def parse_args(argv, prog):
     from poemnet.common.errors import ArgumentParser
+    from poemnet.generation.model_choice import SHIPPED
 
-    parser = ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model", required=True, help="ONNX file from export.py")
+    parser = ArgumentParser(prog=prog, description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--model", default=SHIPPED, help=f"ONNX file from export.py (default: {SHIPPED}, the shipped model)"
+    )
     parser.add_argument(
         "--artifact", help="its training artifact (final/), for the validation perplexity (needs torch)"
     )
@@ -180,22 +159,50 @@ def main(argv=None):
     parser.add_argument("--forms", nargs="+", help="forms to evaluate (default: every form of the model)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
+        "--corpus",
+        metavar="embedded|PATH",
+        help="the corpus for copied lines and the human row (default: the model's training corpus if that "
+        "file is here, else the embedded 五绝 corpus)",
+    )
+    parser.add_argument(
         "--reference", type=int, default=1000, help="human poems per form in the reference row (0 = none)"
     )
-    parser.add_argument("--out", help="JSON file (default: beside the model, NAME.eval.json)")
+    parser.add_argument("--out", help="JSON file (default: NAME.eval.json beside the model; for the shipped one, here)")
     args = parser.parse_args(argv)
     if not 1 <= args.n <= 4096:
         raise UserError(f"--n {args.n} must be between 1 and 4096")
+    if args.artifact and importlib.util.find_spec("torch") is None:  # before the poems are written
+        raise UserError("--artifact (the validation perplexity) needs PyTorch: pip install 'poemnet[train]'")
+    return args
+
+
+def reference_corpus(name, training):
+    """(corpus name, poems): --corpus, else the model's training corpus where that file is, else the
+    embedded one (said on stderr). The held-out share is the model's: the split is by each text's
+    hash, so the human row of any corpus holds only poems the model did not train on."""
+    trained_on = training.get("corpus")
+    if name is None and trained_on not in (None, corpus.EMBEDDED) and not corpus.resolve(trained_on).is_file():
+        note(f"note: {trained_on}, the model's training corpus, is not here: measuring against the embedded corpus")
+        name = corpus.EMBEDDED
+    name = name or trained_on or corpus.EMBEDDED
+    return name, corpus.load(name)
+
+
+def main(argv=None, prog="python -m poemnet.evaluate"):
+    utf8_streams()
+    args = parse_args(argv, prog)
+    from poemnet.generation.model_choice import is_shipped, model_file
     from poemnet.generation.runtime import PoemModel
 
-    model = PoemModel(args.model)
+    path = model_file(args.model)
+    model = PoemModel(path)
     known = {f.name: f for f in model.forms}
     unknown = [f for f in args.forms or [] if f not in known]
     if unknown:
         raise UserError(f"--forms {unknown[0]} is not a form of this model: choose from {', '.join(known)}")
     forms = [known[f] for f in args.forms] if args.forms else model.forms
     training = json.loads(model.props.get("training", "{}"))
-    all_poems = corpus.load(training.get("corpus"))
+    corpus_name, all_poems = reference_corpus(args.corpus, training)
     rows = generated_rows(
         model,
         forms,
@@ -208,7 +215,8 @@ def main(argv=None):
     if args.reference:
         rows += reference_rows(forms, all_poems, training.get("val_fraction", 0.05), model.script, args.reference)
     result = {
-        "model": str(args.model),
+        "model": str(path),
+        "corpus": str(corpus_name),
         "n": args.n,
         "seed": args.seed,
         "sampling": "temperature 0.8, top-p 0.9",
@@ -216,12 +224,15 @@ def main(argv=None):
     }
     if args.artifact:
         result["validation"] = validation_perplexity(args.artifact)
-    out = Path(args.out) if args.out else Path(args.model).with_suffix(".eval.json")
+    default_out = Path(path.with_suffix(".eval.json").name if is_shipped(path) else path.with_suffix(".eval.json"))
+    out = Path(args.out) if args.out else default_out
     write_text_atomic(out, json.dumps(result, ensure_ascii=False, indent=1))
-    print(table(rows))
-    for form, v in result.get("validation", {}).items():
-        print(f"validation {form}: loss {v['val_loss']:.3f}, perplexity {v['val_ppl']:.1f}")
-    print(f"wrote {out}")
+    lines = [table(rows)]
+    lines += [
+        f"validation {form}: loss {v['val_loss']:.3f}, perplexity {v['val_ppl']:.1f}"
+        for form, v in result.get("validation", {}).items()
+    ]
+    emit("\n".join([*lines, f"wrote {out}"]))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Write models/MODEL_CARD.md for a release model, and copy the model beside it.
+"""Write models/MODEL_CARD.md for a release model, and copy the model into the package (poemnet/models/).
 
     python scripts/model_card.py --run-dir runs/release --model runs/release/poemnet-release-int8.onnx
 
@@ -58,7 +58,7 @@ def main():
     parser.add_argument("--hardware", default=f"{os.cpu_count()}-core {platform.machine()} CPU, no GPU")
     args = parser.parse_args()
     MODELS.mkdir(exist_ok=True)
-    shipped = MODELS / "poemnet-release-int8.onnx"
+    shipped = ROOT / "poemnet" / "models" / "poemnet-release-int8.onnx"  # package data: the wheel carries it
     shutil.copyfile(args.model, shipped)
     eval_json = MODELS / "evaluation.json"
     table = run(
@@ -88,7 +88,7 @@ def main():
     lines = [
         "# PoemNet release model",
         "",
-        f"`models/{shipped.name}`: {shipped.stat().st_size / 1e6:.1f} MB, dynamic int8 (LSTM, output layer and embedding).",
+        f"`poemnet/models/{shipped.name}`: {shipped.stat().st_size / 1e6:.1f} MB, dynamic int8 (LSTM, output layer and embedding).",
         f"sha256: {sha256(shipped)}",
         "",
         "## How it was made",
@@ -124,7 +124,7 @@ def main():
         "",
         f"## Evaluation ({args.n} poems per form and decoding, seed 0, temperature 0.8, top-p 0.9)",
         "",
-        "`python -m poemnet.evaluate --model models/poemnet-release-int8.onnx --artifact runs/release/final "
+        "`python -m poemnet.evaluate --model poemnet/models/poemnet-release-int8.onnx --artifact runs/release/final "
         f"--n {args.n} --presets plain rhyme+tones all`; `all` = rhyme + tones + no-repeat + novel. "
         "The human row measures held-out validation poems (copy rate against the training split).",
         "",

@@ -84,7 +84,8 @@ def test_the_int8_model_generates_too(tiny_onnx):
         (["--start", "明月"], "--start takes one character"),
         (["--acrostic", "春夏秋"], "--acrostic needs 4 characters"),
         (["--acrostic", "春夏秋冬", "--start", "月"], "pass one of them"),
-        (["--form", "七律"], "--form 七律 is not one this model was trained on"),
+        (["--form", "七律"], "--form 七律 is not one"),
+        (["--form", "七言律诗"], "was trained on (it knows 五绝): pass --model shipped"),
         (["--n", "0"], "--n 0 must be between"),
         (["--n", "100000"], "--n 100000 must be between"),
         (["--temperature", "0"], "--temperature 0.0 must be > 0"),
@@ -95,7 +96,8 @@ def test_the_int8_model_generates_too(tiny_onnx):
         (["--seed", "-5"], "--seed -5 must be between 0"),
         (["--temperature", "inf"], "--temperature inf must be > 0 and finite"),
         (["--temperature", "nan"], "--temperature nan must be > 0"),
-        (["--threads", "100000"], "--threads 100000 must be between 0 and 256"),
+        (["--threads", "100000"], "--threads 100000 must be between 0 and"),
+        (["--threads", "-1"], "--threads -1 must be between 0 and"),
     ],
 )
 def test_bad_arguments_give_one_line_errors(tiny_onnx, args, fragment):

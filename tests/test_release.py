@@ -10,9 +10,10 @@ import pytest
 from conftest import ROOT, run_script
 from poemnet.common.forms import FORMS
 from poemnet.evaluate import matching_templates, rhymes
+from poemnet.generation import model_choice
 from poemnet.generation.runtime import PoemModel
 
-SHIPPED = ROOT / "models" / "poemnet-release-int8.onnx"
+SHIPPED = model_choice.SHIPPED_MODEL
 
 
 def test_the_shipped_model_knows_the_four_forms_and_carries_its_decoding_data():
@@ -55,20 +56,20 @@ def test_the_model_card_gives_the_shipped_files_sha256():
     assert stated == hashlib.sha256(SHIPPED.read_bytes()).hexdigest()
 
 
-def test_infer_prefers_your_newest_export_and_falls_back_to_the_shipped_model(tmp_path, tiny_onnx):
-    import importlib.util
+def test_the_shipped_model_is_package_data_and_the_card_beside_the_clone_names_it():
+    assert SHIPPED == ROOT / "poemnet" / "models" / "poemnet-release-int8.onnx" and SHIPPED.is_file()
+    assert "poemnet/models/poemnet-release-int8.onnx" in (ROOT / "models" / "MODEL_CARD.md").read_text(encoding="utf-8")
 
-    spec = importlib.util.spec_from_file_location("infer_script", ROOT / "infer.py")
-    infer = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(infer)
-    path, source = infer.default_model(tmp_path)
-    assert path == tmp_path / "models" / SHIPPED.name and source == "the shipped release model"
+
+def test_infer_prefers_your_newest_export_and_falls_back_to_the_shipped_model(tmp_path, tiny_onnx):
+    assert model_choice.default_model(tmp_path) == (SHIPPED, "the shipped release model")
+    assert model_choice.default_model(None) == (SHIPPED, "the shipped release model")  # an installed package
     older, newer = tmp_path / "runs" / "a" / "poemnet.onnx", tmp_path / "runs" / "b" / "poemnet-int8.onnx"
     for i, p in enumerate((older, newer)):
         p.parent.mkdir(parents=True)
         p.write_bytes(tiny_onnx[0].read_bytes())
         os.utime(p, (1_000_000 + i, 1_000_000 + i))
-    assert infer.default_model(tmp_path) == (newer, "your newest export")
+    assert model_choice.default_model(tmp_path) == (newer, "your newest export")
     result = run_script(ROOT / "infer.py", "--seed", "1", "--json", cwd=tmp_path)  # runs/ beside infer.py, not the cwd
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["model_source"] in ("your newest export", "the shipped release model")

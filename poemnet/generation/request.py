@@ -50,22 +50,41 @@ def check_sampling(r):
         raise UserError(f"--seed {r.seed} must be between 0 and 2**63 - 1")
     if not 1 <= r.n <= MAX_POEMS:
         raise UserError(f"--n {r.n} must be between 1 and {MAX_POEMS}")
-    if not (r.temperature > 0 and math.isfinite(r.temperature)):
-        raise UserError(f"--temperature {r.temperature} must be > 0 and finite (use --greedy for the likeliest poem)")
     if not 0 < r.top_p <= 1:
         raise UserError(f"--top-p {r.top_p} must be in (0, 1]")
     if r.top_k is not None and r.top_k < 1:
         raise UserError(f"--top-k {r.top_k} must be >= 1 (leave it out to sample among all characters)")
+    if r.greedy:  # the likeliest character every time: the temperature does not enter
+        return Sampling(1.0, r.top_k or 0, r.top_p, greedy=True)
+    if not (r.temperature > 0 and math.isfinite(r.temperature)):
+        raise UserError(
+            f"--temperature {r.temperature} must be > 0 and finite (or pass --greedy for the likeliest poem)"
+        )
     return Sampling(r.temperature, r.top_k or 0, r.top_p, r.greedy)
+
+
+# The forms by their full names, in either script, and in pinyin for a keyboard without Chinese input.
+FORM_ALIASES = {
+    "五绝": ("五絕", "五言绝句", "五言絕句", "wujue"),
+    "七绝": ("七絕", "七言绝句", "七言絕句", "qijue"),
+    "五律": ("五言律诗", "五言律詩", "wulv", "wulu"),
+    "七律": ("七言律诗", "七言律詩", "qilv", "qilu"),
+}
+CANONICAL_FORM = {alias: name for name, aliases in FORM_ALIASES.items() for alias in (name, *aliases)}
 
 
 def choose_form(model, name):
     known = {f.name: f for f in model.forms}
     if name is None:
         return model.forms[0]
-    if name not in known:
+    canonical = CANONICAL_FORM.get(name.strip().lower())
+    if canonical is None:
+        raise UserError(
+            f"--form {name} is not a regulated form: choose 五绝, 七绝, 五律 or 七律 (or 五絕, 五言绝句 ...)"
+        )
+    if canonical not in known:
         raise UserError(f"--form {name} is not one this model was trained on: choose from {', '.join(known)}")
-    return known[name]
+    return known[canonical]
 
 
 def first_chars(model, form, start, acrostic):
