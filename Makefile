@@ -43,9 +43,18 @@ bench: install
 	$(PY) bench/run.py
 
 # The page (web/dist): the shipped model, its metadata and onnxruntime-web from the pinned npm package.
-web: install
+# It needs the inference install only (onnxruntime, numpy, OpenCC; no torch) and Node 18+ with npm:
+# .venv where `make install` made it, else a small .venv-web.
+WEB_PY := $(if $(wildcard .venv/.installed),$(PY),.venv-web/bin/python)
+.venv-web/.installed: pyproject.toml
+	python3 -m venv .venv-web
+	.venv-web/bin/python -m pip install --quiet -e .
+	touch $@
+
+web: $(if $(wildcard .venv/.installed),,.venv-web/.installed)
+	@command -v npm >/dev/null || { echo "error: make web needs Node.js 18 or later with npm (apt-get install nodejs npm)" >&2; exit 2; }
 	cd web && npm ci --no-audit --no-fund --silent
-	$(PY) web/build.py
+	$(WEB_PY) web/build.py
 
 serve:
 	python3 -m http.server -d web/dist --bind 127.0.0.1 8000

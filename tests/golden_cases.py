@@ -1,7 +1,7 @@
 """Golden cases for the page's JavaScript twin, written by the Python generation code.
 
 `write(model_path, out)` fills `out` with the model (model.onnx), its model.json as web/build.py
-writes it, a variant model.json whose prosody empties one rhyme group (a forced relaxation), and
+writes it (with the forms' other names and the script map it makes with OpenCC), a variant model.json whose prosody empties one rhyme group (a forced relaxation), and
 golden.json:
 
 - poems: a request (the fields of poemnet.generation.request.Request), the Sampling Python built
@@ -18,6 +18,7 @@ web/test/twin.test.mjs reads them from $POEMNET_GOLDEN; tests/test_js_twin.py ru
 
 import base64
 import dataclasses
+import importlib.util
 import itertools
 import json
 import shutil
@@ -39,6 +40,8 @@ CLASHING_ACROSTIC = "春夏秋冬山水风月"  # 月 (仄) starts the 五律's 
 SWITCHES = ("rhyme", "tones", "no_repeat", "novel")
 EMPTIED = 2  # 上平声三江: its characters stop being rhyme characters in the variant model.json
 EMPTIED_NAME = "三江"
+# Traditional input, which Python converts with OpenCC and the page with model.json's script_map.
+TRADITIONAL = {"start": "風", "acrostic": "春秋山風", "rhyme": ("東", "上平聲一東", "七陽")}
 
 
 def pack(mask):
@@ -83,6 +86,11 @@ def poem_requests(model, aliases):
     )
     yield "五绝+月月月月", "plain", Request(form="五绝", acrostic="月" * 4, tones=True, no_repeat=True, greedy=True)
     yield "五绝+emptied group", "emptied", Request(form="五绝", rhyme=EMPTIED_NAME, tones=True, greedy=True)
+    yield "五绝+traditional start", "plain", Request(form="五绝", start=TRADITIONAL["start"], greedy=True)
+    acrostic = TRADITIONAL["acrostic"]
+    yield "五绝+traditional acrostic", "plain", Request(form="五绝", acrostic=acrostic, tones=True, greedy=True)
+    for group in TRADITIONAL["rhyme"]:
+        yield f"七绝+group {group}", "plain", Request(form="七绝", rhyme=group, tones=True, greedy=True)
     for name, others in aliases.items():
         for other in others[:1] + others[-1:]:
             yield f"{name} as {other}", "plain", Request(form=f" {other.upper()} ", greedy=True)
@@ -211,13 +219,21 @@ def golden_sampling(rows_per_setting=100, size=300):
     return out
 
 
+def page_metadata(web):
+    """model.json as web/build.py writes it: its page_metadata over web_metadata's dict."""
+    spec = importlib.util.spec_from_file_location("web_build", Path(__file__).parents[1] / "web" / "build.py")
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    return build.page_metadata(web)
+
+
 def write_golden(model_path, out):
     """Fill `out` (see the module docstring); returns golden.json's contents."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(model_path, out / "model.onnx")
     model = PoemModel(model_path)
-    web = model_file.web_metadata(model.props)
+    web = page_metadata(model_file.web_metadata(model.props))
     web["file"] = "model.onnx"
     variant = {**web, "prosody": emptied(web["prosody"])}
     (out / "model.json").write_text(json.dumps(web, ensure_ascii=False), encoding="utf-8")

@@ -44,12 +44,23 @@ export function readMetadata(json) {  // model.json as parsed -> Metadata; throw
   const aliases = json.form_aliases ?? {};  // {form: [other names]}, where the build writes them
   need(Object.values(aliases).every((a) => isList(a, (name) => typeof name === 'string')),
        'form_aliases must map forms to lists of names');
-  return new Metadata(json, vocab, forms, aliases);
+  return new Metadata(json, vocab, forms, aliases, readScriptMap(json.script_map ?? {}, vocab));
+}
+
+// script_map (web/build.py makes it with OpenCC): chars, a character of the other script -> the
+// model's; group_names, a character of a 平 group's name in traditional -> the simplified one.
+function readScriptMap({ chars = {}, group_names: groupNames = {} }, vocab) {
+  const isCharMap = (map, ok) => typeof map === 'object'
+    && Object.entries(map).every(([from, to]) => vocab.isHanzi(from) && vocab.isHanzi(to) && ok(to));
+  need(isCharMap(chars, (to) => vocab.has(to)), 'script_map.chars must map characters to vocabulary characters');
+  need(isCharMap(groupNames, () => true), 'script_map.group_names must map characters to characters');
+  return { chars: new Map(Object.entries(chars)), groupNames: new Map(Object.entries(groupNames)) };
 }
 
 export class Metadata {
-  constructor(json, vocab, forms, formAliases) {
-    Object.assign(this, { json, vocab, forms, script: json.script, numLayers: json.num_layers, hiddenDim: json.hidden_dim });
+  constructor(json, vocab, forms, formAliases, scriptMap) {
+    Object.assign(this, { json, vocab, forms, scriptMap, script: json.script, numLayers: json.num_layers,
+                          hiddenDim: json.hidden_dim });
     const names = Object.entries(formAliases).flatMap(([name, others]) => [name, ...others].map((a) => [a, name]));
     this.canonicalForm = new Map(names);  // any name of a form -> the form's name
     this.decoded = {};

@@ -15,15 +15,33 @@ export const REQUEST = Object.freeze({
 });
 
 // The page's strings (query parameters, form fields) -> a request, as infer.py's parser makes one
-// from the command line: rhyme=1 any group, rhyme=东 that group, rhyme=0 off; flags are '1'; an
-// empty field is left out.
+// from the command line: rhyme=1 any group, rhyme=东 that group, rhyme=0 off; a flag is 1, true or
+// yes, or 0, false or no; an empty field is left out. Anything else is an error naming the parameter.
+export const FLAGS = ['tones', 'no_repeat', 'novel', 'greedy'];
+const NUMBERS = ['n', 'seed', 'temperature', 'top_k', 'top_p'];
+const TRUE = ['1', 'true', 'yes'], FALSE = ['0', 'false', 'no'];
+
+export function parseFlag(name, value) {  // '', absent: false
+  const word = (value ?? '').trim().toLowerCase();
+  if (word === '' || FALSE.includes(word)) return false;
+  check(TRUE.includes(word), `${name}=${value} is not a yes or no: use 1, true or yes, or 0, false or no`);
+  return true;
+}
+
 export function fromQuery(values) {
   const given = (key) => values[key] !== undefined && values[key] !== '';
   const r = {};
   for (const key of ['form', 'start', 'acrostic', 'template']) if (given(key)) r[key] = values[key];
-  for (const key of ['tones', 'no_repeat', 'novel', 'greedy']) r[key] = values[key] === '1';
-  for (const key of ['n', 'seed', 'temperature', 'top_k', 'top_p']) if (given(key)) r[key] = Number(values[key]);
-  if (given('rhyme') && values.rhyme !== '0') r.rhyme = values.rhyme === '1' ? '' : values.rhyme;
+  for (const key of FLAGS) r[key] = parseFlag(key, values[key]);
+  for (const key of NUMBERS.filter(given)) {
+    r[key] = Number(values[key]);
+    check(values[key].trim() !== '' && !Number.isNaN(r[key]), `${key}=${values[key]} is not a number`);
+  }
+  if (given('rhyme')) {
+    const word = values.rhyme.trim().toLowerCase();
+    if (TRUE.includes(word)) r.rhyme = '';
+    else if (!FALSE.includes(word)) r.rhyme = values.rhyme;
+  }
   return r;
 }
 
@@ -53,10 +71,19 @@ export function chooseForm(model, name) {  // by its name, or another name model
   return form;
 }
 
-function modelChar(ch, vocab, what) {  // Python converts between the scripts with OpenCC; the page cannot
+// Python's to_model_char: the character itself if the model knows it, else its form in the model's
+// script (Python asks OpenCC; the page reads the table web/build.py made with it, model.json's script_map).
+function modelChar(ch, model, what) {
+  const { vocab } = model, converted = model.meta.scriptMap.chars.get(ch);
   check(vocab.isHanzi(ch), `the ${what} ${ch} is not a Chinese character: use one such as 月`);
-  check(vocab.has(ch), `the ${what} ${ch} is not in the model's vocabulary: choose a more common character`);
-  return ch;
+  if (vocab.has(ch)) return ch;
+  check(converted !== undefined, `the ${what} ${ch} is not in the model's vocabulary: choose a more common character`);
+  return converted;
+}
+
+function simplifiedGroupName(model, name) {  // as group_id converts a traditional name (東, 一東, 上平聲一東)
+  const map = model.meta.scriptMap.groupNames;
+  return Array.from(name, (ch) => map.get(ch) ?? ch).join('');
 }
 
 export function firstChars(model, form, start, acrostic) {  // {line: character} forced by start or acrostic
@@ -64,13 +91,13 @@ export function firstChars(model, form, start, acrostic) {  // {line: character}
   if (start !== null) {
     const chars = Array.from(start);
     check(chars.length === 1, `the start takes one character, got ${chars.length}: use the acrostic for one per line`);
-    return { 0: modelChar(start, model.vocab, 'start character') };
+    return { 0: modelChar(start, model, 'start character') };
   }
   if (acrostic !== null) {
     const chars = Array.from(acrostic);
     check(chars.length === form.numLines,
           `the acrostic needs ${form.numLines} characters for a ${form.name}, got ${chars.length}`);
-    return Object.fromEntries(chars.map((ch, line) => [line, modelChar(ch, model.vocab, 'acrostic character')]));
+    return Object.fromEntries(chars.map((ch, line) => [line, modelChar(ch, model, 'acrostic character')]));
   }
   return {};
 }
@@ -79,7 +106,7 @@ export function constraints(r, model, forced) {  // the decoding options, checke
   check(r.template === null || r.tones, 'a template chooses the 平仄: turn tones on with it');
   let group = null;
   if (r.rhyme && model.prosody) {  // without prosody data poemRules refuses rhyme
-    group = groupId(r.rhyme, model.prosody.groupNames);
+    group = groupId(simplifiedGroupName(model, r.rhyme), model.prosody.groupNames);
     check(group !== null, `${r.rhyme} is not a 平水韵 平 group: use one such as 东, 一东 or 下平声七阳`);
   }
   return new Constraints({ firstChars: forced, rhyme: r.rhyme !== null, rhymeGroup: group, tones: r.tones,

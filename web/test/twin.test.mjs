@@ -120,6 +120,10 @@ if (!dir) {
     assert.deepEqual(fromQuery({ rhyme: '东', top_p: '0.5', top_k: '4' }), { ...flags, rhyme: '东', top_p: 0.5, top_k: 4 });
     assert.deepEqual(fromQuery({ rhyme: '0', greedy: '1', form: '七律', acrostic: '春夏秋冬' }),
                      { ...flags, greedy: true, form: '七律', acrostic: '春夏秋冬' });
+    assert.deepEqual(fromQuery({ rhyme: 'Yes', tones: 'true', greedy: 'no', novel: 'FALSE' }), { ...flags, rhyme: '', tones: true });
+    assert.deepEqual(fromQuery({ rhyme: 'false' }), flags);
+    assert.throws(() => fromQuery({ greedy: 'on' }), /greedy=on is not a yes or no/);
+    assert.throws(() => fromQuery({ n: 'three' }), /n=three is not a number/);
     const keys = Object.keys(fromQuery({ form: 'x', start: 'x', acrostic: 'x', template: 'x', rhyme: 'x', n: '1', seed: '1',
                                          temperature: '1', top_k: '1', top_p: '1' }));
     assert.deepEqual({ ...REQUEST }, golden.request_defaults, "Python's Request: its fields and defaults");
