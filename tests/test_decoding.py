@@ -67,3 +67,35 @@ def test_a_soft_rule_gives_way_only_in_the_rows_it_would_empty():
     assert relaxed == [["no_repeat"], []] and allowed[:, moon].all()
     allowed, relaxed = allowed_tokens(rules, 1, history[:, :1], len(VOCAB))
     assert relaxed == [[], []] and not allowed[0, moon] and allowed[1, moon]
+
+
+def test_no_repeat_keeps_forced_characters_for_their_positions():
+    """A character forced later is not free earlier; at its own forced position it is the hard
+    rule's, and only an earlier use (or an earlier forced copy) makes it a repeat there."""
+    classes, moon, frost = TokenClasses.from_vocab(VOCAB), VOCAB.index["月"], VOCAB.index["霜"]
+    rule = no_repeat_rule(classes, {6: moon, 12: moon, 18: frost})
+    empty = np.zeros((2, 0), int)
+    assert not rule(0, empty)[..., moon].any() and not rule(0, empty)[..., frost].any()
+    assert rule(0, empty)[..., VOCAB.index["床"]].all() and rule(0, empty)[..., VOCAB.index["，"]].all()
+    at_six = rule(6, np.full((1, 6), VOCAB.index["床"]))
+    assert at_six[0, moon] and at_six[0, frost]  # a forced position: the look-ahead does not apply
+    assert not rule(12, np.array([[moon] * 12]))[0, moon]  # 月 written at 6: a repeat at 12
+    assert rule(19, np.zeros((1, 19), int))[0, frost] and no_repeat_rule(classes)(0, empty) is None
+
+
+def test_a_template_dropped_once_never_comes_back():
+    """The live templates only shrink: after a character that fits none of them (a relaxation),
+    the set stays; a template dropped earlier does not return however the counts of conflicts go."""
+    from poemnet.generation.rules import TemplateRule
+
+    form = FORMS["五绝"]
+    ping = np.zeros(len(VOCAB), bool)
+    ping[[VOCAB.index[c] for c in "床前明光"]] = True
+    prosody = type("P", (), {"ping": ping, "ze": ~ping, "rhyme_char": ping})
+    templates = [{"name": "A", "lines": ["平平平平平"] * 4}, {"name": "B", "lines": ["仄平仄仄仄"] * 4}]
+    rule = TemplateRule(form, templates, prosody, rhyme=False)
+    ids = lambda text: np.array([[VOCAB.index[c] for c in text]])  # noqa: E731
+    assert rule.alive(ids("床")).tolist() == [[True, False]]  # 床 is 平: B wants 仄 first
+    # 疑 (仄) then 地上 (仄 仄): A breaks three times, B once; B had fewer conflicts but stays dropped
+    assert rule.alive(ids("床疑地上")).tolist() == [[True, False]] and rule.chosen(ids("床疑地上")) == ["A"]
+    assert rule.alive(ids("疑前")).tolist() == [[False, True]]  # the other row's history, from scratch

@@ -99,7 +99,8 @@ def poem_rules(vocab, form, first_chars=None, constraints=None, prosody=None, li
     if c.novel:
         soft.append(("novel", novel_rule(form, classes, line_filter)))
     if c.no_repeat:
-        soft.append(("no_repeat", no_repeat_rule(classes)))
+        starts = {line * (form.line_len + 1): token for line, token in forced.items()}
+        soft.append(("no_repeat", no_repeat_rule(classes, starts)))
     decoder.rules = RuleSet(tuple(hard), tuple(soft))
     return decoder
 

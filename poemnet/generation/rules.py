@@ -86,12 +86,13 @@ def rhymes_at_line(template_lines, line):
 
 
 class TemplateRule:
-    """The 平仄 of one of several templates. A row keeps the templates its characters so far fit
-    best (all, at first): the poem's own characters choose its template, with no random draw."""
+    """The 平仄 of one of several templates. A row keeps the templates its characters fit (all, at
+    first): the poem's own characters choose its template, with no random draw."""
 
     def __init__(self, form, templates, prosody, rhyme):
         self.form, self.names = form, [t["name"] for t in templates]
         self.requirements = np.stack([self._requirements(t["lines"], prosody, rhyme) for t in templates])
+        self._memo = None  # (history, live) of the last call: the loop asks position after position
 
     def _requirements(self, lines, prosody, rhyme):
         """bool [positions, V]: what each position allows under one template (all, at punctuation)."""
@@ -106,13 +107,20 @@ class TemplateRule:
         return req
 
     def alive(self, history):
-        """bool [B, K]: the templates with the fewest conflicts with each row's history."""
+        """bool [B, K]: each row's live templates. Each character keeps the live templates it fits;
+        one that fits none (where this rule gave way) keeps them all. So the set only shrinks, and
+        the poem departs from a live template exactly where the rule was relaxed."""
         n, length = history.shape
-        if length == 0:
-            return np.ones((n, len(self.names)), bool)
-        fits = self.requirements[:, np.arange(length)[None, :], history]  # [K, B, length]
-        conflicts = (~fits).sum(axis=-1).T
-        return conflicts == conflicts.min(axis=1, keepdims=True)
+        start, live = 0, np.ones((n, len(self.names)), bool)
+        if self._memo is not None:  # a memo of a function of history alone: reuse a matching prefix
+            known, known_live = self._memo
+            if known.shape[0] == n and known.shape[1] <= length and np.array_equal(known, history[:, : known.shape[1]]):
+                start, live = known.shape[1], known_live
+        for position in range(start, length):
+            narrowed = live & self.requirements[:, position, history[:, position]].T
+            live = np.where(narrowed.any(axis=1, keepdims=True), narrowed, live)
+        self._memo = (history.copy(), live)
+        return live
 
     def __call__(self, position, history):
         if self.form.slot(position) != "char":
@@ -123,6 +131,7 @@ class TemplateRule:
         return masks[0] if len(masks) == 1 else masks[row_pattern.ravel()]
 
     def chosen(self, history):
+        """Each row's template: the first it still keeps at the end."""
         return [self.names[int(np.argmax(row))] for row in self.alive(history)]
 
 
@@ -172,14 +181,24 @@ class RhymeGroupRule:
         return mask
 
 
-def no_repeat_rule(classes):
-    """No character twice in a poem (punctuation and <eos> excepted)."""
+def no_repeat_rule(classes, forced=None):
+    """No character twice in a poem (punctuation and <eos> excepted). The characters `forced`
+    ({position: token id}, the hard rule's) are not free before their position either: a free
+    slot that took one would make the forced one a repeat."""
+    forced = forced or {}
+    ahead = {  # at a forced position the character is the hard rule's, not a free use
+        position: [token for later, token in forced.items() if later > position]
+        for position in range(max(forced, default=-1))
+        if position not in forced
+    }
 
     def rule(position, history):
-        if history.shape[1] == 0:
+        later = ahead.get(position, [])
+        if history.shape[1] == 0 and not later:
             return None
         mask = np.ones((len(history), classes.size), bool)
         mask[np.repeat(np.arange(len(history)), history.shape[1]), history.ravel()] = False
+        mask[:, later] = False
         mask[:, ~classes.hanzi] = True
         return mask
 

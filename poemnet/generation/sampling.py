@@ -1,16 +1,29 @@
 """Sampling one token per row from masked logits: greedy, temperature, top-k, top-p. numpy only.
 
-The definitions: weights w = exp((logit - max) / temperature); top-k keeps the k heaviest tokens
-and top-p the fewest heaviest tokens whose weight reaches top_p of the (top-k) total, ties going
-to the lower token id; a row's uniform then picks among the kept tokens by inverse CDF in token-id
-order. Every step is exact, but nothing sorts a whole row:
+The definitions: weights w = exp((logit - row max) / temperature), the quotient computed in
+float64 and rounded to float32 (-inf beyond its range), the exp in float32. So a row's heaviest
+token weighs 1 and a disallowed one (-inf) 0 at every finite temperature > 0, nothing becomes NaN,
+and the limits come out exactly: a temperature so small that every lighter weight underflows
+samples uniformly among the row's maxima, one so large that every allowed weight rounds to 1
+uniformly among the allowed tokens. top-k keeps the k heaviest tokens and top-p the fewest
+heaviest whose mass reaches top_p of the (top-k) row mass, ties going to the lower token id;
+top_p 1 is off: it keeps every token of nonzero weight. A row's uniform u then picks, in token-id
+order, the first kept token whose cumulative weight exceeds u x the kept mass (inverse CDF).
 
-- the nucleus lies among the candidates, the tokens of weight >= CUT (1 being the heaviest),
-  whenever their mass reaches top_p; rows where it falls short take every token as a candidate;
+Precision: every sum is float64. Given the kept tokens, the pick is the textbook one to the bit
+(the same cumulative sum in the same order). The nucleus edge compares sums taken in another
+order than a full sort's (pairwise for the row mass, bucket by bucket below), so it can differ
+from a sorting sampler's only where top_p x the row mass lies within a few float64 ulps (~1e-15
+relative) of a heaviest-first cumulative mass. Every sum is row-local: a row's choice never
+depends on the other rows of the batch, so one path serves every batch size.
+
+Nothing sorts a whole row:
+- the nucleus lies among the candidates, the tokens of weight >= CUT, whenever their mass
+  reaches the target; rows where it falls short take every token as a candidate;
 - a weighted histogram of the candidates over buckets of log-weight (the top bits of the float32)
-  finds the bucket where the running mass crosses top_p: the buckets above it are kept whole, and
-  only the few candidates in that bucket are sorted;
-- the pick is a cumulative sum over the kept candidates, which are already in token-id order.
+  finds the bucket where the running mass crosses the target: the buckets above it are kept
+  whole, and only the few candidates in that bucket are sorted;
+- the pick is a cumulative sum over the kept tokens, which are already in token-id order.
 """
 
 from dataclasses import dataclass
@@ -32,10 +45,15 @@ class Sampling:
 
 
 def weights(logits, temperature):
-    """float32 exp((logits - row max) / temperature): the heaviest token of a row weighs 1."""
-    w = np.subtract(logits, logits.max(axis=-1, keepdims=True), dtype=np.float32)
-    np.divide(w, np.float32(temperature), out=w)
-    return np.exp(w, out=w)
+    """float32 exp((logits - row max) / temperature), the quotient in float64: a float32 quotient
+    is NaN at temperatures float32 rounds to 0 or inf. (float64's own exp is slow on -inf.)"""
+    logits = np.asarray(logits, np.float32)
+    scaled = logits.astype(np.float64)
+    scaled -= logits.max(axis=-1, keepdims=True).astype(np.float64)  # a float32 operand would take a slow loop
+    with np.errstate(over="ignore", under="ignore"):  # quotients beyond float32's range: -inf, weight 0
+        scaled /= float(temperature)
+        w = scaled.astype(np.float32)
+        return np.exp(w, out=w)
 
 
 def sample(logits, sampling, uniforms):
@@ -47,11 +65,11 @@ def sample(logits, sampling, uniforms):
     if sampling.top_k and sampling.top_k < w.shape[1]:
         w = _top_k(w, sampling.top_k)
     uniforms = np.asarray(uniforms, np.float64)
-    wanted = min(sampling.top_p, 1.0) * w.sum(axis=-1).astype(np.float64)  # float32 sums are pairwise: exact enough
-    if len(w) == 1:  # one row: fewer, smaller array operations than the batched path
-        return np.array([_sample_row(w[0], wanted[0], uniforms[0])])
+    if sampling.top_p >= 1:  # off: every token of nonzero weight, no sum needed to find them
+        return _pick_dense(w, uniforms)
+    wanted = sampling.top_p * w.sum(axis=-1, dtype=np.float64)
     ids = np.empty(len(w), np.int64)
-    short = _sample_candidates(w, wanted, uniforms, ids, CUT if sampling.top_p < 1 else np.float32(0))
+    short = _sample_candidates(w, wanted, uniforms, ids, CUT)
     if short.any():  # the candidates hold too little of these rows' mass: every token is one
         sub = np.empty(int(short.sum()), np.int64)
         _sample_candidates(w[short], wanted[short], uniforms[short], sub, np.float32(0))
@@ -59,28 +77,22 @@ def sample(logits, sampling, uniforms):
     return ids
 
 
-def _sample_row(w, wanted, uniform):
-    """The same choice as the batched path for one row: sort its candidates' weights (values only),
-    read the nucleus edge off their running sum, keep the row's tokens above it in id order."""
-    for cut in (CUT, np.float32(0)):  # if the candidates hold too little, every token is one
-        ids = np.flatnonzero(_candidates(w, cut))
-        cw = w[ids]
-        descending = np.sort(cw)[::-1]
-        running = np.cumsum(descending, dtype=np.float64)
-        if running[-1] >= wanted:
-            break
-    needed = max(1, int(np.searchsorted(running - descending, wanted)))  # predecessors' mass < wanted
-    edge = descending[needed - 1]
-    kept = cw > edge
-    ties = np.flatnonzero(cw == edge)  # the nucleus takes the lowest ids among equal weights
-    kept[ties[: needed - int(kept.sum())]] = True
-    ids, running = ids[kept], np.cumsum(cw[kept], dtype=np.float64)
-    return ids[min(int(np.searchsorted(running, uniform * running[-1], side="right")), len(ids) - 1)]
+def _pick_dense(w, uniforms):
+    """Inverse CDF over every token of each row, in id order (tokens of weight 0 are never picked)."""
+    running = np.cumsum(w, axis=1, dtype=np.float64)
+    picks = (running <= (uniforms * running[:, -1])[:, None]).sum(axis=1)
+    for row in np.flatnonzero(picks == w.shape[1]):  # u x mass rounded up to the mass: the last kept token
+        picks[row] = np.flatnonzero(w[row])[-1]
+    return picks
 
 
-def _candidates(w, cut):
-    """bool: weight >= cut, or every token with weight (> 0) for cut 0."""
-    return w >= cut if cut > 0 else w > 0
+def _padded(rows, values, n):
+    """Row-grouped flat `values` as [n, most per row], zero-padded; and each one's column."""
+    counts = np.bincount(rows, minlength=n)
+    cols = np.arange(len(rows)) - (np.cumsum(counts) - counts)[rows]
+    padded = np.zeros((n, max(1, int(counts.max()))))
+    padded.ravel()[rows * padded.shape[1] + cols] = values  # a flat scatter: 4x a 2-D one
+    return padded, cols
 
 
 def _sample_candidates(w, wanted, uniforms, out, cut):
@@ -88,21 +100,16 @@ def _sample_candidates(w, wanted, uniforms, out, cut):
     rows whose candidates weigh less than `wanted`, left unfilled. Candidates stay flat, in
     row-major (so token-id) order."""
     n, size = w.shape
-    flat = np.flatnonzero(_candidates(w, cut))
-    ends = np.searchsorted(flat, np.arange(1, n + 1) * size)
-    counts = np.diff(ends, prepend=0)
+    flat = np.flatnonzero(w >= cut if cut > 0 else w > 0)
+    counts = np.diff(np.searchsorted(flat, np.arange(n + 1) * size))
     rows = np.repeat(np.arange(n), counts)
     cw = w.ravel()[flat]
     kept, short = _nucleus(rows, cw, wanted, n, cut > 0)
-    kept_w = cw.astype(np.float64)
-    kept_w[~kept] = 0.0
-    running = np.cumsum(kept_w)
-    before = np.concatenate([[0.0], running[ends[:-1] - 1]])
-    final = running[ends - 1]
-    last = np.searchsorted(running, final)  # each row's last kept token
-    picks = np.searchsorted(running, before + uniforms * (final - before), side="right")
-    picks = np.clip(picks, ends - counts, last)
-    out[~short] = (flat[picks] - rows[picks] * size)[~short]
+    kept = np.flatnonzero(kept)
+    padded, cols = _padded(rows[kept], cw[kept], n)
+    picks = _pick_dense(padded, uniforms)  # row by row: the textbook's sum, whatever the batch
+    chosen = kept[np.flatnonzero(cols == picks[rows[kept]])]  # each row's picked token
+    out[~short] = (flat[chosen] - rows[chosen] * size)[~short]
     return short
 
 
@@ -115,16 +122,16 @@ def _nucleus(rows, cw, wanted, n, may_fall_short):
     running = np.cumsum(mass, axis=1)
     short = running[:, -1] < wanted if may_fall_short else np.zeros(n, bool)
     crossing = np.minimum((running < wanted[:, None]).sum(axis=1), buckets - 1)  # the bucket where the nucleus ends
-    above = np.take_along_axis(running - mass, crossing[:, None], 1)[:, 0]  # the mass of the buckets before it
+    above = np.where(crossing > 0, running[np.arange(n), crossing - 1], 0.0)  # the mass of the buckets before it
     row_crossing = crossing[rows]
     kept = bucket < row_crossing
     edge = np.flatnonzero(bucket == row_crossing)  # only these need an order: weight descending, then id
     edge = edge[np.lexsort((edge, -cw[edge], rows[edge]))]
-    edge_rows, ew = rows[edge], cw[edge].astype(np.float64)
-    running_edge = np.cumsum(ew)
-    starts = np.searchsorted(edge_rows, edge_rows)  # each edge token's row's first edge token
-    preceding = above[edge_rows] + running_edge - ew - (running_edge[starts] - ew[starts])
-    kept[edge] = preceding < wanted[edge_rows]  # always the heaviest token: wanted > 0
+    edge_rows = rows[edge]
+    padded, cols = _padded(edge_rows, cw[edge], n)
+    before = np.zeros_like(padded)  # the mass of each edge token's predecessors in its bucket
+    np.cumsum(padded[:, :-1], axis=1, out=before[:, 1:])
+    kept[edge] = above[edge_rows] + before[edge_rows, cols] < wanted[edge_rows]  # the heaviest always: wanted > 0
     return kept, short
 
 
