@@ -102,6 +102,8 @@ class TemplateRule:
                 position = i * (self.form.line_len + 1) + j
                 if rhyme and j == self.form.line_len - 1 and rhymes_at_line(lines, i):
                     req[position] = prosody.rhyme_char
+                elif rhyme and j == self.form.line_len - 1:  # a 仄 end that a reader could take for a rhyme: no
+                    req[position] = prosody.ze_only
                 elif tone in "平仄":
                     req[position] = prosody.ping if tone == "平" else prosody.ze
         return req
@@ -137,16 +139,24 @@ class TemplateRule:
 
 def rhyme_rule(form, prosody):
     """Without a template: lines 2, 4, 6, 8 end in a rhyme character; line 1 in a rhyme character
-    or a 仄 one; lines 3, 5, 7 in a 仄 one."""
+    or a 仄-only one; lines 3, 5, 7 in a 仄-only one (a character with a 平 reading would seem to
+    rhyme). No line ends in a character that ended an earlier line (重韵)."""
+    ends = [_line_end(form, line) for line in range(form.num_lines)]
     masks = {}
-    for line in range(form.num_lines):
+    for line, end in enumerate(ends):
         if line % 2 == 1:
-            masks[_line_end(form, line)] = prosody.rhyme_char
+            masks[end] = prosody.rhyme_char
         else:
-            masks[_line_end(form, line)] = prosody.ze | (prosody.rhyme_char if line == 0 else False)
+            masks[end] = prosody.ze_only | (prosody.rhyme_char if line == 0 else False)
 
     def rule(position, history):
-        return masks.get(position)
+        base = masks.get(position)
+        earlier = [p for p in ends if p < position]
+        if base is None or not earlier:
+            return base
+        mask = np.repeat(base[None, :], len(history), axis=0)
+        mask[np.repeat(np.arange(len(history)), len(earlier)), history[:, earlier].ravel()] = False
+        return mask
 
     return rule
 

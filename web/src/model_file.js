@@ -87,12 +87,14 @@ export class VocabProsody {  // the prosody data as arrays over the vocabulary
     const p = new VocabProsody(), n = data.tones.length;
     p.ping = new Uint8Array(n);  // may stand where 平 is required
     p.ze = new Uint8Array(n);  // may stand where 仄 is required
+    p.zeOnly = new Uint8Array(n);  // 仄 only: may end a line that must not rhyme
     p.rhymeChar = new Uint8Array(n);  // 平 only, in exactly one 平 group: may end a rhyming line
     p.rhymeGroup = new Int32Array(n).fill(-1);
     for (let i = 0; i < n; i++) {
       const tone = data.tones[i], groups = data.ping_groups[i];
       p.ping[i] = tone === 'P' || tone === 'E' ? 1 : 0;
       p.ze[i] = tone === 'Z' || tone === 'E' ? 1 : 0;
+      p.zeOnly[i] = tone === 'Z' ? 1 : 0;
       if (tone === 'P' && groups.length === 1) [p.rhymeChar[i], p.rhymeGroup[i]] = [1, groups[0]];
     }
     p.groupNames = data.group_names;

@@ -57,6 +57,7 @@ export class TemplateRule {  // the 平仄 of the templates the poem's character
     lines.forEach((line, i) => Array.from(line).forEach((tone, j) => {
       const position = i * (form.lineLen + 1) + j;
       if (rhyme && j === form.lineLen - 1 && rhymesAtLine(lines, i)) req[position] = prosody.rhymeChar;
+      else if (rhyme && j === form.lineLen - 1) req[position] = prosody.zeOnly;  // no end that could seem to rhyme
       else if (tone === '平') req[position] = prosody.ping;
       else if (tone === '仄') req[position] = prosody.ze;
     }));
@@ -90,14 +91,24 @@ export class TemplateRule {  // the 平仄 of the templates the poem's character
   chosen(history) { return this.names[this.alive(history).indexOf(true)]; }
 }
 
-export function rhymeRule(form, prosody) {  // without a template: even lines rhyme, odd ones end in 仄 (line 1 may rhyme)
-  const masks = new Map();
+// Without a template: even lines rhyme, odd ones end in a 仄-only character (line 1 may rhyme);
+// no line ends in a character that ended an earlier line (重韵).
+export function rhymeRule(form, prosody) {
+  const masks = new Map(), ends = [];
   for (let line = 0; line < form.numLines; line++) {
     const mask = line % 2 === 1 ? prosody.rhymeChar
-      : prosody.ze.map((z, v) => (z || (line === 0 && prosody.rhymeChar[v]) ? 1 : 0));
+      : prosody.zeOnly.map((z, v) => (z || (line === 0 && prosody.rhymeChar[v]) ? 1 : 0));
     masks.set(lineEnd(form, line), mask);
+    ends.push(lineEnd(form, line));
   }
-  return (position) => masks.get(position) ?? null;
+  return (position, history) => {
+    const base = masks.get(position) ?? null;
+    const earlier = ends.filter((p) => p < position);
+    if (!base || !earlier.length) return base;
+    const mask = Uint8Array.from(base);
+    for (const p of earlier) mask[history[p]] = 0;
+    return mask;
+  };
 }
 
 export class RhymeGroupRule {  // every rhyme character at a line end in one group: the given one, or the first drawn
