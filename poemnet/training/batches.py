@@ -94,9 +94,19 @@ def epoch_batches(data, global_batch, seed, epoch):
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
+DROPOUT_STREAM = 1  # spawn key that keeps the dropout seeds apart from the epoch shuffle's
+
+
+def dropout_seeds(seed, step, global_batch):
+    """One 64-bit seed per place in step `step`'s global batch: the poem at that place draws all
+    its dropout masks from it (model.py), wherever the place falls among ranks and micro-batches."""
+    return np.random.SeedSequence(seed, spawn_key=(DROPOUT_STREAM, step)).generate_state(global_batch, np.uint64)
+
+
 class BatchSchedule:
     """Which rows of the training split each rank sees, per optimizer step and micro-batch: the
-    same global batches on every rank (a seeded shuffle per epoch), each rank taking its slice."""
+    same global batches on every rank (a seeded shuffle per epoch), each rank taking its slice,
+    with the dropout seeds of the places it takes."""
 
     def __init__(self, train, global_batch, seed, grad_accum_steps, rank, world_size):
         self.train, self.global_batch, self.seed = train, global_batch, seed
@@ -109,13 +119,15 @@ class BatchSchedule:
         return [form for form, tokens in self.train.items() if len(tokens) >= self.global_batch]
 
     def micro_batch(self, step, micro):
-        """This rank's tokens for micro-batch `micro` of optimizer step `step` (counted from the start)."""
+        """(tokens, dropout seeds of its rows) of this rank's share of micro-batch `micro` of
+        optimizer step `step` (counted from the start)."""
         epoch, i = divmod(step, self.steps_per_epoch)
         if self._epoch[0] != epoch:
             self._epoch = (epoch, epoch_batches(self.train, self.global_batch, self.seed, epoch))
         form, rows = self._epoch[1][i]
-        rows = rank_slice(rank_slice(rows, micro, self.accum), self.rank, self.world_size)
-        return self.train[form][torch.as_tensor(rows)]
+        places = rank_slice(rank_slice(np.arange(len(rows)), micro, self.accum), self.rank, self.world_size)
+        seeds = dropout_seeds(self.seed, step, len(rows))[places]
+        return self.train[form][torch.as_tensor(rows[places])], seeds.tolist()
 
 
 def rank_slice(rows, rank, world_size):

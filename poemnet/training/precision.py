@@ -15,7 +15,7 @@ WANTED = {"no": "float32", "bf16": "bfloat16", "fp16": "float16"}
 def dtypes_seen(model, autocast, tokens):
     """{'lstm': dtype name, 'head': dtype name} from one forward+backward of `tokens` under `autocast`."""
     seen, hooks = {}, []
-    for name, module in (("lstm", model.lstm), ("head", model.head)):
+    for name, module in [*(("lstm", layer) for layer in model.lstm), ("head", model.head)]:  # first layer's dtype
 
         def hook(_module, _inputs, output, name=name):
             out = output[0] if isinstance(output, tuple) else output

@@ -1,9 +1,10 @@
 """The training loop: set up, then step, log, validate and checkpoint until the last step.
 
 accelerate handles DDP and mixed precision; checkpoints are our own, pickle-free (checkpoint.py).
-Every rank builds the same global batches and takes its slice (batches.BatchSchedule), so N
-processes with batch B see exactly what one process with batch N*B sees. Every decision that could
-differ between ranks is taken on rank 0 or agreed by all (ranks.py).
+Every rank builds the same global batches and takes its slice (batches.BatchSchedule), and each
+poem's dropout masks come from a seed of (train.seed, step, its place in the global batch), so N
+processes with batch B see exactly what one process with batch N*B, or with grad_accum_steps N,
+sees. Every decision that could differ between ranks is taken on rank 0 or agreed by all (ranks.py).
 """
 
 import json
@@ -14,9 +15,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from accelerate import Accelerator
-from accelerate.utils import InitProcessGroupKwargs, set_seed
+from accelerate.utils import InitProcessGroupKwargs, parse_flag_from_env, set_seed
 from tqdm import tqdm
 
 from poemnet.common.errors import UserError
@@ -30,28 +32,50 @@ from poemnet.training.config import flatten, save_config
 from poemnet.training.model import PoemLSTM, numpy_step_fn
 from poemnet.training.optim import lr_at, make_optimizer
 
-MAX_SEED = 2**32 - 1  # numpy's seed range; each rank seeds with seed + rank
-
 
 class TrainingDiverged(UserError):
     pass
 
 
+def join_gloo_group_per_attempt(timeout):
+    """torchrun's store outlives a worker restart, with the killed attempt's gloo addresses in it: a
+    restarted rank that reads one connects to a dead process ("Connection refused"). For CPU ranks
+    we form the group in a namespace per attempt; accelerate then uses it (NCCL is left to it)."""
+    attempt, world = os.environ.get("TORCHELASTIC_RESTART_COUNT"), int(os.environ.get("WORLD_SIZE", "1"))
+    agent_store = os.environ.get("TORCHELASTIC_USE_AGENT_STORE") == "True"
+    if attempt is None or not agent_store or world < 2 or not parse_flag_from_env("ACCELERATE_USE_CPU"):
+        return
+    if dist.is_initialized() or dist.is_mpi_available():  # with MPI built in, accelerate would pick mpi
+        return
+    host, port = os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"])
+    store = dist.PrefixStore(f"poemnet/attempt-{attempt}", dist.TCPStore(host, port, world, False, timeout=timeout))
+    dist.init_process_group("gloo", store=store, rank=int(os.environ["RANK"]), world_size=world, timeout=timeout)
+
+
 def make_accelerator(cfg):
     """Accelerator with the config's precision, refusing the silent traps: fp16 without a loss
-    scaler (accelerate runs fp32 then, e.g. on a CPU) and ranks that would each train alone."""
+    scaler (accelerate runs fp32 then, e.g. on a CPU) and ranks that would each train alone; a
+    process group that does not form within train.dist_timeout_s ends the run with one line."""
     requested = cfg.train.mixed_precision or os.environ.get("ACCELERATE_MIXED_PRECISION", "no")
-    timeout = InitProcessGroupKwargs(timeout=timedelta(seconds=cfg.train.dist_timeout_s))
+    timeout = timedelta(seconds=cfg.train.dist_timeout_s)
     try:
+        join_gloo_group_per_attempt(timeout)
         accelerator = Accelerator(
             mixed_precision=requested,
             gradient_accumulation_steps=cfg.train.grad_accum_steps,
             log_with="tensorboard" if cfg.output.tensorboard else None,
             project_dir=cfg.output.dir,
-            kwargs_handlers=[timeout],
+            kwargs_handlers=[InitProcessGroupKwargs(timeout=timeout)],
         )
     except ValueError as e:
         raise UserError(f"accelerate rejected its settings ({e}): check the ACCELERATE_* environment variables")
+    except RuntimeError as e:  # torch.distributed.DistError and gloo's connect errors are RuntimeErrors
+        if not isinstance(e, dist.DistError) and "gloo" not in str(e).lower():
+            raise
+        raise UserError(
+            f"the ranks could not form a process group (waiting at most train.dist_timeout_s="
+            f"{cfg.train.dist_timeout_s} s): {str(e).splitlines()[0][:160]}; relaunch every rank with --resume auto"
+        )
     if requested == "fp16" and accelerator.scaler is None:
         raise UserError(
             f"fp16 on {accelerator.device.type} would silently train in fp32 (accelerate gives it no "
@@ -63,8 +87,6 @@ def make_accelerator(cfg):
             f"WORLD_SIZE={world} but accelerate runs 1 process, so each rank would train alone; "
             "on a machine without GPUs set ACCELERATE_USE_CPU=true (see configs/accelerate/multi_cpu.yaml)"
         )
-    if cfg.train.seed + accelerator.num_processes - 1 > MAX_SEED:
-        raise UserError(f"train.seed {cfg.train.seed} + rank must stay below 2**32: choose a smaller seed")
     return accelerator
 
 
@@ -73,7 +95,7 @@ class Trainer:
 
     def __init__(self, cfg, accelerator):
         self.cfg, self.acc, t = cfg, accelerator, cfg.train
-        set_seed(t.seed)  # the same initial weights on every rank
+        set_seed(t.seed)  # the same initial weights on every rank (dropout draws from per-poem seeds)
         self.data = load_data(cfg.data)
         if accelerator.device.type == "cuda":  # TF32 for fp32 matmuls and cuDNN on GPUs that have it
             torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = t.tf32
@@ -81,7 +103,6 @@ class Trainer:
         probe = next(iter(self.data.train.values()))[:4].to(accelerator.device)
         self.precision = precision.decide(model, accelerator.autocast, probe, accelerator.mixed_precision)
         self.model, self.optimizer = accelerator.prepare(model, make_optimizer(model, t))
-        set_seed(t.seed + accelerator.process_index)  # different dropout masks per rank
         # one optimizer step consumes batch_size x processes x grad_accum_steps poems
         self.global_batch = t.batch_size * accelerator.num_processes * t.grad_accum_steps
         self.batches = BatchSchedule(
@@ -103,9 +124,9 @@ class Trainer:
         self.ckpt_root = self.run_dir / "checkpoints"
         self.step, self.tokens_seen, self.skipped_steps = 0, 0, 0
 
-    def loss(self, tokens, model=None):
+    def loss(self, tokens, row_seeds):
         inputs, targets = inputs_and_targets(tokens)
-        logits = (model or self.model)(inputs)
+        logits = self.model(inputs, row_seeds)
         return F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-100)
 
     def train_step(self):
@@ -113,9 +134,10 @@ class Trainer:
         losses = []
         for m in range(self.cfg.train.grad_accum_steps):
             with self.acc.accumulate(self.model):
-                tokens = self.batches.micro_batch(self.step, m).to(self.acc.device)
+                tokens, row_seeds = self.batches.micro_batch(self.step, m)
+                tokens = tokens.to(self.acc.device)
                 self.tokens_seen += tokens.size(0) * (tokens.size(1) - 1) * self.acc.num_processes  # inputs, all ranks
-                loss = self.loss(tokens)
+                loss = self.loss(tokens, row_seeds)
                 self.acc.backward(loss)
                 if self.acc.sync_gradients:
                     self.optimizer_step()
