@@ -1,0 +1,66 @@
+"""Titles, keywords and a first line as rules: unit tests on hand-made histories."""
+
+import numpy as np
+import pytest
+
+from poemnet.common.errors import UserError
+from poemnet.common.forms import FORMS
+from poemnet.common.vocab import Vocab
+from poemnet.generation import topic
+
+WUJUE = FORMS["五绝"]
+VOCAB = Vocab.build(["江月孤舟一山水风花人，。"], titles=True)
+IDS = {ch: VOCAB.index[ch] for ch in "江月孤舟一山水风花人"}
+
+
+def history(text):
+    """Token ids of a poem's beginning, punctuation included."""
+    return np.array([[VOCAB.index[ch] for ch in text]], np.int64)
+
+
+def forced(rule, text):
+    mask = rule(len(text), history(text))
+    if mask is None:
+        return None
+    allowed = np.flatnonzero(mask[0])
+    return VOCAB.tokens[allowed[0]] if len(allowed) == 1 else None
+
+
+def test_a_begun_keyword_is_continued_inside_its_line():
+    rule = topic.keyword_rule(WUJUE, [[IDS["孤"], IDS["舟"]]], len(VOCAB))
+    assert forced(rule, "山水孤") == "舟"
+    assert forced(rule, "山水") is None  # nothing begun, and lines to spare
+    assert forced(rule, "山水风孤") is None  # 孤 at the 4th character: 舟 would take the rhyme's place
+
+
+def test_a_keyword_that_cannot_wait_starts_a_line():
+    rule = topic.keyword_rule(WUJUE, [[IDS["江"]], [IDS["孤"], IDS["舟"]]], len(VOCAB))
+    assert forced(rule, "山水风花人，山水风花人。山水风花人，") == "江"  # 2 keywords, 1 line left: too late for both
+    assert forced(rule, "山水风花人，山水风花人。") == "江"  # 2 keywords, 2 lines left
+    assert forced(rule, "山水风花人，") is None
+    assert forced(rule, "江水风花人，山水风花人。") is None  # 江 is placed; 孤舟 can still wait a line
+    assert forced(rule, "江水风花人，山水风花人。山水风花人，") == "孤"
+    placed = rule.placed(history("江水孤舟人，"))
+    assert placed == [[0, 1]]
+
+
+def test_title_first_line_and_keywords_are_checked_with_one_clear_message():
+    assert topic.title_prefix(VOCAB, "simplified", "江月") == [IDS["江"], IDS["月"], VOCAB.title_end_id]
+    assert topic.title_prefix(VOCAB, "simplified", None) == []
+    for bad, fragment in [("", "is empty"), ("江" * 13, "at most 12"), ("江龍", "not in the model's vocabulary")]:
+        with pytest.raises(UserError, match=fragment):
+            topic.title_prefix(VOCAB, "simplified", bad)
+    untitled = Vocab.build(["江月，。"])
+    with pytest.raises(UserError, match="not trained with titles"):
+        topic.title_prefix(untitled, "simplified", "江月")
+    assert topic.first_line_ids(VOCAB, "simplified", WUJUE, "江月孤舟人，") == {
+        i: IDS[ch] for i, ch in enumerate("江月孤舟人")
+    }
+    with pytest.raises(UserError, match="has 4 characters; the first line of a 五绝 has 5"):
+        topic.first_line_ids(VOCAB, "simplified", WUJUE, "江月孤舟")
+    with pytest.raises(UserError, match="fits in 4"):
+        topic.keyword_ids(VOCAB, "simplified", WUJUE, ["江月孤舟人"])
+    with pytest.raises(UserError, match="empty keyword"):
+        topic.keyword_ids(VOCAB, "simplified", WUJUE, ["江", " "])
+    with pytest.raises(UserError, match="at most one per line"):
+        topic.keyword_ids(VOCAB, "simplified", WUJUE, list("江月孤舟人"))
