@@ -20,11 +20,13 @@ class DataConfig:
     forms: list = field(default_factory=list)  # forms to train on; empty = every form in the corpus
     min_count: int = 2  # characters seen fewer times become <unk>
     val_fraction: float = 0.05  # share of poems (chosen by a hash of the text) held out for validation
+    title_share: float = 0.0  # share of training rows given their title; 0 = the model knows no titles
 
     def validate(self):
         _check(all(f in FORMS for f in self.forms), f"data.forms: each must be one of {list(FORMS)}")
         _check(self.min_count >= 1, "data.min_count must be >= 1")
         _check(0.0 < self.val_fraction < 0.5, "data.val_fraction must be in (0, 0.5)")
+        _check(0.0 <= self.title_share <= 1.0, "data.title_share must be in [0, 1]")
 
 
 @dataclass

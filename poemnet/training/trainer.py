@@ -112,6 +112,9 @@ class Trainer:
             t.grad_accum_steps,
             accelerator.process_index,
             accelerator.num_processes,
+            titles=self.data.train_titles,
+            title_share=cfg.data.title_share,
+            vocab=self.data.vocab,
         )
         self.forms = [f for f in self.data.forms if f in self.batches.trained_forms()]
         if not self.forms:
@@ -125,7 +128,7 @@ class Trainer:
         self.step, self.tokens_seen, self.skipped_steps = 0, 0, 0
 
     def loss(self, tokens, row_seeds):
-        inputs, targets = inputs_and_targets(tokens)
+        inputs, targets = inputs_and_targets(tokens, self.data.vocab.title_end_id)
         logits = self.model(inputs, row_seeds)
         return F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-100)
 
