@@ -56,39 +56,48 @@ def main():
     parser.add_argument("--model", type=Path, required=True, help="the int8 ONNX file to ship")
     parser.add_argument("--n", type=int, default=200, help="poems per form and preset for the evaluation")
     parser.add_argument("--hardware", default=f"{os.cpu_count()}-core {platform.machine()} CPU, no GPU")
+    parser.add_argument("--presets", nargs="+", default=["plain", "rhyme+tones", "all"])
+    parser.add_argument(
+        "--remake",
+        action="store_true",
+        help="the weights are the previous card's (re-quantized): keep its training sections and validation, "
+        "evaluate and sample anew",
+    )
     args = parser.parse_args()
     MODELS.mkdir(exist_ok=True)
     shipped = ROOT / "poemnet" / "models" / "poemnet-release-int8.onnx"  # package data: the wheel carries it
-    shutil.copyfile(args.model, shipped)
+    if Path(args.model).resolve() != shipped.resolve():
+        shutil.copyfile(args.model, shipped)
     eval_json = MODELS / "evaluation.json"
+    previous_card = (MODELS / "MODEL_CARD.md").read_text(encoding="utf-8") if args.remake else None
+    previous_validation = json.loads(eval_json.read_text(encoding="utf-8")).get("validation") if args.remake else None
+    artifact = [] if args.remake else ["--artifact", args.run_dir / "final"]
     table = run(
         "-m",
         "poemnet.evaluate",
         "--model",
         shipped,
-        "--artifact",
-        args.run_dir / "final",
+        *artifact,
         "--n",
         args.n,
         "--presets",
-        "plain",
-        "rhyme+tones",
-        "all",
+        *args.presets,
         "--out",
         eval_json,
     )
     evaluation = json.loads(eval_json.read_text(encoding="utf-8"))
+    if args.remake:
+        evaluation["validation"] = previous_validation
+        eval_json.write_text(json.dumps(evaluation, ensure_ascii=False, indent=1), encoding="utf-8")
+        return write_remade_card(previous_card, shipped, table, args)
     final = json.loads((args.run_dir / "final" / "metrics.json").read_text(encoding="utf-8"))
     config = (args.run_dir / "final" / "config.yaml").read_text(encoding="utf-8")
     corpus_stats = json.loads(Path(str(ROOT / "data" / "poems.jsonl.gz") + ".stats.json").read_text(encoding="utf-8"))
-    samples = []
-    for seed, options in enumerate(SAMPLES, 1):
-        out = json.loads(run("infer.py", "--model", shipped, "--seed", seed, "--json", *options))
-        samples.append((options, seed, out["poems"][0]))
     lines = [
         "# PoemNet release model",
         "",
-        f"`poemnet/models/{shipped.name}`: {shipped.stat().st_size / 1e6:.1f} MB, dynamic int8 (LSTM, output layer and embedding).",
+        f"`poemnet/models/{shipped.name}`: {shipped.stat().st_size / 1e6:.1f} MB, int8 weights (LSTM, output layer "
+        "and embedding), activations quantized row by row so that a poem does not depend on its batch.",
         f"sha256: {sha256(shipped)}",
         "",
         "## How it was made",
@@ -120,20 +129,57 @@ def main():
         "|---|---|---|",
     ]
     lines += [f"| {form} | {v['val_loss']:.3f} | {v['val_ppl']:.1f} |" for form, v in evaluation["validation"].items()]
-    lines += [
+    lines += ["", *evaluation_section(table, args), *samples_section(shipped)]
+    lines += [f"Card written {datetime.date.today().isoformat()} by scripts/model_card.py.", ""]
+    (MODELS / "MODEL_CARD.md").write_text("\n".join(lines), encoding="utf-8")
+    print(f"wrote {MODELS / 'MODEL_CARD.md'} and {shipped}")
+
+
+def write_remade_card(previous, shipped, table, args):
+    """The previous card's training sections (same weights), with the new file, evaluation and poems."""
+    start, end = previous.index("## How it was made"), previous.index("## Evaluation")
+    training = previous[start:end].rstrip()
+    training += (
+        "\n\nThe file was re-made from these weights' own int8 values with activations quantized per row "
+        "(`python scripts/requantize_release.py`, then `python scripts/model_card.py --remake --model "
+        f"poemnet/models/{shipped.name}`): the validation figures above are the training run's."
+    )
+    lines = [
+        "# PoemNet release model",
         "",
-        f"## Evaluation ({args.n} poems per form and decoding, seed 0, temperature 0.8, top-p 0.9)",
+        f"`poemnet/models/{shipped.name}`: {shipped.stat().st_size / 1e6:.1f} MB, int8 weights (LSTM, output layer "
+        "and embedding), activations quantized row by row so that a poem does not depend on its batch.",
+        f"sha256: {sha256(shipped)}",
         "",
-        "`python -m poemnet.evaluate --model poemnet/models/poemnet-release-int8.onnx --artifact runs/release/final "
-        f"--n {args.n} --presets plain rhyme+tones all`; `all` = rhyme + tones + no-repeat + novel. "
-        "The human row measures held-out validation poems (copy rate against the training split).",
+        training,
         "",
-        table.split("\nvalidation")[0].strip(),
-        "",
-        "## Ten poems",
+        *evaluation_section(table, args, artifact=False),
+        *samples_section(shipped),
+        f"Card written {datetime.date.today().isoformat()} by scripts/model_card.py.",
         "",
     ]
-    for options, seed, poem in samples:
+    (MODELS / "MODEL_CARD.md").write_text("\n".join(lines), encoding="utf-8")
+    print(f"wrote {MODELS / 'MODEL_CARD.md'}")
+
+
+def evaluation_section(table, args, artifact=True):
+    command = "python -m poemnet.evaluate --model poemnet/models/poemnet-release-int8.onnx"
+    command += " --artifact runs/release/final" if artifact else ""
+    return [
+        f"## Evaluation ({args.n} poems per form and decoding, seed 0, temperature 0.8, top-p 0.9)",
+        "",
+        f"`{command} --n {args.n} --presets {' '.join(args.presets)}`; `all` = rhyme + tones + no-repeat + novel. "
+        "The human row measures held-out validation poems (copy rate against the training split).",
+        "",
+        table.split("\nvalidation")[0].split("\nwrote ")[0].strip(),
+        "",
+    ]
+
+
+def samples_section(shipped):
+    lines = ["## Ten poems", ""]
+    for seed, options in enumerate(SAMPLES, 1):
+        poem = json.loads(run("infer.py", "--model", shipped, "--seed", seed, "--json", *options))["poems"][0]
         extra = [f"template {poem['template']}"] if poem.get("template") else []
         extra += [f"rhyme {poem['rhyme_group']}"] if poem.get("rhyme_group") else []
         lines += [
@@ -142,9 +188,7 @@ def main():
             "> " + "<br>".join(poem["lines"]),
             "",
         ]
-    lines += [f"Card written {datetime.date.today().isoformat()} by scripts/model_card.py.", ""]
-    (MODELS / "MODEL_CARD.md").write_text("\n".join(lines), encoding="utf-8")
-    print(f"wrote {MODELS / 'MODEL_CARD.md'} and {shipped}")
+    return lines
 
 
 if __name__ == "__main__":
