@@ -3,8 +3,10 @@
     python bench/run.py [--model-dir runs/release] [--train-steps 40] [--train-pairs 3] [--skip-training]
 
 Generation: onnxruntime fp32 and int8 and the torch reference decoder, one poem (B=1) and a batch
-of 64, plain and with every rule on; the floor is the onnxruntime step alone x the steps a 五绝
-takes, so overhead = generation time / floor. Cold start: `python infer.py --start 月` as a whole
+of 64, plain and with every rule on (which looks ahead at each line's next-to-last character), and
+what the lookahead and the 对仗 bias cost: every rule without the lookahead, and a 七律 with every
+rule, without the lookahead and with --parallel; the floor is the onnxruntime step alone x the
+steps the form takes, so overhead = generation time / floor. Cold start: `python infer.py --start 月` as a whole
 process against `python -c "import onnxruntime, numpy"`. Training: train_dist.py against a bare
 PyTorch loop (bench/bare_loop.py: same model, batch, AdamW and clipping), fp32 and bf16, run
 alternately and compared by their medians, and one
@@ -30,14 +32,30 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 import poemnet.generation.generate  # noqa: E402
+import poemnet.generation.lookahead  # noqa: E402
+import poemnet.generation.scoring  # noqa: E402
 from poemnet.common.forms import FORMS  # noqa: E402
 from poemnet.generation.generate import Constraints, generate_detailed, poem_rules  # noqa: E402
 from poemnet.generation.runtime import PoemModel  # noqa: E402
 from poemnet.generation.sampling import Sampling  # noqa: E402
 
 FORM = FORMS["五绝"]
-STEPS = FORM.length + 1  # <bos>, the form token, then every position but the last
 ALL_RULES = Constraints(rhyme=True, tones=True, no_repeat=True, novel=True)
+BLIND = Constraints(rhyme=True, tones=True, no_repeat=True, novel=True, lookahead=False)
+PARALLEL = Constraints(rhyme=True, tones=True, no_repeat=True, novel=True, parallel=True)
+# (form, rules, constraints): the rows of each decoder and batch size
+SETTINGS = (
+    (FORM, "plain", Constraints()),
+    (FORM, "every rule", ALL_RULES),
+    (FORM, "every rule, no lookahead", BLIND),
+    (FORMS["七律"], "every rule", ALL_RULES),
+    (FORMS["七律"], "every rule, no lookahead", BLIND),
+    (FORMS["七律"], "every rule + 对仗", PARALLEL),
+)
+
+
+def steps(form):
+    return form.length + 1  # <bos>, the form token, then every position but the last
 
 
 def median_ms(fn, repeats):
@@ -64,13 +82,20 @@ def generation_rows(model_dir, repeats):
             h, c = model.zero_state(batch)
             tokens = np.full(batch, model.vocab.form_id(FORM.name), np.int64)
             step = median_ms(lambda i: model.step(tokens, h, c), repeats * 5)
-            for rules, constraints in (("plain", Constraints()), ("every rule", ALL_RULES)):
+            for form, rules, constraints in SETTINGS:
+                if form.name not in {f.name for f in model.forms}:
+                    continue
                 decoder = poem_rules(
-                    model.vocab, FORM, constraints=constraints, prosody=model.prosody, line_filter=model.line_filter
+                    model.vocab,
+                    form,
+                    constraints=constraints,
+                    prosody=model.prosody,
+                    line_filter=model.line_filter,
+                    parallel_pairs=model.parallel_pairs if constraints.parallel else None,
                 )
                 ms = median_ms(
                     lambda i: generate_detailed(
-                        model.step, model.zero_state, model.vocab, FORM, batch, decoder, Sampling(0.8, 0, 0.9), i
+                        model.step, model.zero_state, model.vocab, form, batch, decoder, Sampling(0.8, 0, 0.9), i
                     ),
                     repeats if batch == 1 else max(3, repeats // 4),
                 )
@@ -78,22 +103,24 @@ def generation_rows(model_dir, repeats):
                     {
                         "decoder": label,
                         "batch": batch,
+                        "form": form.name,
                         "rules": rules,
                         "ms": ms,
                         "step_ms": step,
-                        "floor_ms": step * STEPS,
-                        "overhead": ms / (step * STEPS),
+                        "floor_ms": step * steps(form),
+                        "overhead": ms / (step * steps(form)),
                         "poems_per_s": batch * 1000 / ms,
-                        "where_ms": where_the_time_goes(model, batch, decoder, repeats if batch == 1 else 3),
+                        "where_ms": where_the_time_goes(model, batch, form, decoder, repeats if batch == 1 else 3),
                     }
                 )
     rows += torch_rows(model_dir, repeats)
     return rows
 
 
-def where_the_time_goes(model, batch, decoder, repeats):
-    """ms per batch inside the model step, the rules (masks) and the sampler, timed around the
-    functions that generate_detailed calls; the rest is the loop itself."""
+def where_the_time_goes(model, batch, form, decoder, repeats):
+    """ms per batch inside the model step (the lookahead's included), the rules (masks, the
+    lookahead's included) and the sampler, timed around the functions that generate_detailed and
+    the lookahead call; the rest is the loop itself (scoring, the bias, the lookahead's sums)."""
     spent = {"model": 0.0, "rules": 0.0, "sampling": 0.0}
 
     def timed(fn, part):
@@ -105,20 +132,23 @@ def where_the_time_goes(model, batch, decoder, repeats):
 
         return wrapper
 
-    originals = {
-        name: getattr(poemnet.generation.generate, name) for name in ("allowed_tokens", "mask_logits", "sample")
+    modules = {
+        ("generate", "allowed_tokens"): "rules",
+        ("lookahead", "allowed_tokens"): "rules",
+        ("scoring", "mask_logits"): "rules",
+        ("generate", "sample"): "sampling",
     }
-    parts = {"allowed_tokens": "rules", "mask_logits": "rules", "sample": "sampling"}
+    originals = {key: getattr(getattr(poemnet.generation, key[0]), key[1]) for key in modules}
     try:
-        for name, fn in originals.items():
-            setattr(poemnet.generation.generate, name, timed(fn, parts[name]))
+        for (module, name), fn in originals.items():
+            setattr(getattr(poemnet.generation, module), name, timed(fn, modules[module, name]))
         started = time.perf_counter()
         for seed in range(repeats):
             generate_detailed(
                 timed(model.step, "model"),
                 model.zero_state,
                 model.vocab,
-                FORM,
+                form,
                 batch,
                 decoder,
                 Sampling(0.8, 0, 0.9),
@@ -126,8 +156,8 @@ def where_the_time_goes(model, batch, decoder, repeats):
             )
         total = time.perf_counter() - started
     finally:
-        for name, fn in originals.items():
-            setattr(poemnet.generation.generate, name, fn)
+        for (module, name), fn in originals.items():
+            setattr(getattr(poemnet.generation, module), name, fn)
     result = {part: seconds * 1000 / repeats for part, seconds in spent.items()}
     return {**result, "loop": total * 1000 / repeats - sum(result.values())}
 
@@ -159,7 +189,14 @@ def torch_rows(model_dir, repeats):
             max(3, repeats // 4),
         )
         rows.append(
-            {"decoder": "torch eager", "batch": batch, "rules": "plain", "ms": ms, "poems_per_s": batch * 1000 / ms}
+            {
+                "decoder": "torch eager",
+                "batch": batch,
+                "form": FORM.name,
+                "rules": "plain",
+                "ms": ms,
+                "poems_per_s": batch * 1000 / ms,
+            }
         )
     return rows
 
@@ -370,28 +407,41 @@ def print_tables(result):
     print(
         f"`{result['command']}` on {result['machine']}; " + ", ".join(f"{k} {v}" for k, v in result["versions"].items())
     )
-    print("\n| decoder | batch | rules | ms per batch | poems/s | step floor ms | overhead (time / floor) |")
-    print("|---|---|---|---|---|---|---|")
+    print("\n| decoder | batch | form | rules | ms per batch | poems/s | step floor ms | overhead (time / floor) |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in result["generation"]:
         floor = f"{r['floor_ms']:.1f}" if "floor_ms" in r else "—"
         overhead = f"{r['overhead']:.2f}x" if "overhead" in r else "—"
         print(
-            f"| {r['decoder']} | {r['batch']} | {r['rules']} | {r['ms']:.1f} | {r['poems_per_s']:.0f} | {floor} | {overhead} |"
+            f"| {r['decoder']} | {r['batch']} | {r['form']} | {r['rules']} | {r['ms']:.1f} | {r['poems_per_s']:.0f} "
+            f"| {floor} | {overhead} |"
         )
     print(
         "\nWhere a batch's time goes (ms; timed around the calls, so the parts add up to a little more than the batch):"
     )
-    print("\n| decoder | batch | rules | model steps | rules (masks) | sampler | loop |\n|---|---|---|---|---|---|---|")
+    print(
+        "\n| decoder | batch | form | rules | model steps | rules (masks) | sampler | loop |\n|---|---|---|---|---|---|---|---|"
+    )
     for r in result["generation"]:
         if "where_ms" in r:
             w = r["where_ms"]
             print(
-                f"| {r['decoder']} | {r['batch']} | {r['rules']} | {w['model']:.1f} | {w['rules']:.1f} | {w['sampling']:.1f} | {w['loop']:.1f} |"
+                f"| {r['decoder']} | {r['batch']} | {r['form']} | {r['rules']} | {w['model']:.1f} | {w['rules']:.1f} "
+                f"| {w['sampling']:.1f} | {w['loop']:.1f} |"
             )
-    speed = {(r["decoder"], r["batch"], r["rules"]): r["poems_per_s"] for r in result["generation"]}
+    speed = {(r["decoder"], r["batch"], r["form"], r["rules"]): r["poems_per_s"] for r in result["generation"]}
     for batch in (1, 64):
-        ratio = speed[("onnxruntime int8", batch, "plain")] / speed[("onnxruntime fp32", batch, "plain")]
+        ratio = (
+            speed[("onnxruntime int8", batch, FORM.name, "plain")]
+            / speed[("onnxruntime fp32", batch, FORM.name, "plain")]
+        )
         print(f"\nint8 / fp32 poems/s at batch {batch}, plain: {ratio:.2f}")
+    print("\nWhat the lookahead and the 对仗 bias cost (time per poem, int8; over every rule without the lookahead):")
+    for batch, form in ((1, FORM.name), (64, FORM.name), (1, "七律"), (64, "七律")):
+        blind = speed.get(("onnxruntime int8", batch, form, "every rule, no lookahead"))
+        for rules in ("every rule", "every rule + 对仗"):
+            if blind and (key := ("onnxruntime int8", batch, form, rules)) in speed:
+                print(f"- {form}, batch {batch}, {rules}: {blind / speed[key]:.2f}x")
     print(f"\nint8 vs fp32, same likeliest token on validation text: {result['int8_top1_agreement']:.4f}")
     c = result["cold_start"]
     print(

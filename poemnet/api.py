@@ -79,6 +79,10 @@ class PoemNet:
         template=None,
         no_repeat=False,
         novel=False,
+        parallel=False,
+        title=None,
+        keywords=(),
+        first_line=None,
         n=1,
         temperature=0.8,
         top_k=None,
@@ -91,6 +95,7 @@ class PoemNet:
         simplified or traditional (default: the model's)."""
         options = dict(locals())  # the parameters are the Request's fields, less these two
         del options["self"], options["script"]
+        options["keywords"] = tuple(keywords)
         return self.run(Request(**options | {"rhyme": _rhyme_option(rhyme)}), script)
 
     def rewrite(self, poem):
@@ -134,9 +139,8 @@ class PoemNet:
 
 def _typed_characters(request, form):
     """{position: character} the user typed (a start or an acrostic), to keep in the printed poem."""
-    step = form.line_len + 1
     if request.acrostic:
-        return {i * step: ch for i, ch in enumerate(request.acrostic)}
+        return {form.line_position(i): ch for i, ch in enumerate(request.acrostic)}
     return {0: request.start} if request.start else {}
 
 

@@ -4,10 +4,17 @@
     poemnet evaluate --model runs/base/poemnet.onnx [--n 200] [--presets plain all] [--corpus embedded]
     poemnet evaluate --model M.onnx --artifact runs/base/final   # adds validation perplexity (torch)
 
-Metrics, per form and preset: format validity, rhyme rate, template conformance, distinct-1/2,
-repeated characters per poem, copy rate (lines found verbatim in the corpus), poems per second,
-and the share of poems whose constraints had to be relaxed. The reference row measures the
-validation split's human poems (their copy rate counts lines found in the training split).
+Metrics, per form and preset: format validity, rhyme rate, template conformance, 重韵 (the share
+of rhyming poems that end two rhyming lines in one character), ambiguous ends (the share of poems
+where a line that must not rhyme ends in a character with a 平 reading), natural line ends (the
+share of lines whose last two characters end at least two lines of the training split: all lines,
+and the lines that always rhyme), 对仗 (律诗: the share of matching positions in the middle couplets
+whose characters pair as human middle couplets pair them, and the same in the outer couplets,
+which need not pair: the baseline), distinct-1/2, repeated characters per poem, copy rate (lines
+found verbatim in the corpus), poems per second, and the share of poems whose constraints had to
+be relaxed. The reference row measures the validation split's human poems (their copy rate counts
+lines found in the training split); the tables of natural ends and 对仗 pairs come from the
+training split of the corpus at hand (the embedded one has no 律诗: no 对仗 then).
 The corpus is the model's training corpus where that file is, else the embedded 五绝 corpus (a
 fresh clone or an installed package has only that one), or the one --corpus names.
 Prints a markdown table and writes JSON (default: beside the model, NAME.eval.json; for the
@@ -21,12 +28,15 @@ from pathlib import Path
 
 from poemnet.common import corpus
 from poemnet.common.atomic import write_text_atomic
+from poemnet.common.couplets import LU_FORMS, MIDDLE, OUTER, PairTable, mean_score
 from poemnet.common.errors import UserError, run_cli
 from poemnet.common.forms import FORMS
+from poemnet.common.naturalness import LineEnds
+from poemnet.generation import request
 from poemnet.generation.line_filter import corpus_lines
 from poemnet.generation.output import emit, note, utf8_streams
 from poemnet.generation.sampling import Sampling
-from poemnet.generation.verse_check import matching_templates, rhymes
+from poemnet.generation.verse_check import ambiguous_end, matching_templates, repeats_rhyme, rhymes
 
 PRESETS = {
     "plain": {},
@@ -34,11 +44,25 @@ PRESETS = {
     "tones": {"tones": True},
     "rhyme+tones": {"rhyme": True, "tones": True},
     "all": {"rhyme": True, "tones": True, "no_repeat": True, "novel": True},
+    "all+parallel": {"rhyme": True, "tones": True, "no_repeat": True, "novel": True, "parallel": True},
+    "all-no-lookahead": {"rhyme": True, "tones": True, "no_repeat": True, "novel": True, "lookahead": False},
 }
+LU_ONLY = {"all+parallel"}  # presets of the 律诗 alone (a 绝句 has no middle couplets)
 
 
-def metrics(texts, form, corpus_line_set, script="simplified"):
-    """The measures of a list of poems of one form (see the module docstring)."""
+class Tables:
+    """What the verse measures read from the training split: natural line ends and 对仗 pairs."""
+
+    def __init__(self, train_texts):
+        train_texts = list(train_texts)
+        self.ends = LineEnds.from_poems(train_texts)
+        pairs = PairTable.from_poems(train_texts)
+        self.pairs = pairs if pairs.partners else None  # a corpus without 律诗 says nothing of 对仗
+
+
+def metrics(texts, form, corpus_line_set, script="simplified", tables=None):
+    """The measures of a list of poems of one form (see the module docstring); the verse measures
+    where `tables` (Tables) is given."""
     valid = [t for t in texts if form.matches(t)]
     lines = [line[:-1] for t in valid for line in form.lines(t)]
     chars = [ch for line in lines for ch in line]
@@ -53,26 +77,51 @@ def metrics(texts, form, corpus_line_set, script="simplified"):
         "distinct_2": len(set(bigrams)) / max(1, len(bigrams)),
         "repeats_per_poem": sum(len(c) - len(set(c)) for c in (_chars(t, form) for t in valid)) / n,
         "copy_rate": sum(line in corpus_line_set for line in lines) / max(1, len(lines)),
+        **(verse_metrics(valid, form, script, tables) if tables is not None else {}),
     }
+
+
+def verse_metrics(valid, form, script, tables):
+    """重韵, ambiguous ends, natural line ends and 对仗 of well-formed poems of a 诗 form (None:
+    nothing to measure)."""
+    if getattr(form, "kind", "诗") != "诗":
+        return {}
+    rhymed = [t for t in valid if rhymes(t, form, script)]
+    share = lambda hits, of: sum(hits) / len(of) if of else None  # noqa: E731
+    result = {
+        "repeated_rhyme": share((repeats_rhyme(t, form, script) for t in rhymed), rhymed),
+        "ambiguous_ends": share((ambiguous_end(t, form, script) for t in valid), valid),
+        "natural_ends": tables.ends.share(valid),
+        "natural_rhyme_ends": tables.ends.share(valid, lines=set(range(1, form.num_lines, 2))),
+    }
+    if form.name in LU_FORMS and tables.pairs is not None:
+        result["parallel_middle"] = mean_score(tables.pairs, valid, MIDDLE)
+        result["parallel_outer"] = mean_score(tables.pairs, valid, OUTER)
+    return result
 
 
 def _chars(text, form):
     return "".join(line[:-1] for line in form.lines(text))
 
 
-def generated_rows(model, forms, presets, n, seed, sampling, corpus_line_set):
-    """One row per form and preset: metrics of n poems generated with the preset's constraints."""
+def generated_rows(model, forms, presets, n, seed, sampling, corpus_line_set, tables=None):
+    """One row per form and preset: metrics of n poems generated with the preset's constraints
+    (a 律诗 preset only for the 律诗)."""
     from poemnet.generation.generate import Constraints, generate_detailed, poem_rules
 
     rows = []
     for form in forms:
         for preset in presets:
+            if preset in LU_ONLY and form.name not in LU_FORMS:
+                continue
+            constraints = Constraints(**PRESETS[preset])
             decoder = poem_rules(
                 model.vocab,
                 form,
-                constraints=Constraints(**PRESETS[preset]),
+                constraints=constraints,
                 prosody=model.prosody,
                 line_filter=model.line_filter,
+                parallel_pairs=model.parallel_pairs if constraints.parallel else None,
             )
             started = time.perf_counter()
             poems = generate_detailed(model.step, model.zero_state, model.vocab, form, n, decoder, sampling, seed)
@@ -82,7 +131,7 @@ def generated_rows(model, forms, presets, n, seed, sampling, corpus_line_set):
                 {
                     "form": form.name,
                     "preset": preset,
-                    **metrics(texts, form, corpus_line_set, model.script),
+                    **metrics(texts, form, corpus_line_set, model.script, tables),
                     "relaxed_share": sum(bool(p.get("relaxed")) for p in poems) / n,
                     "poems_per_s": n / seconds,
                 }
@@ -90,7 +139,7 @@ def generated_rows(model, forms, presets, n, seed, sampling, corpus_line_set):
     return rows
 
 
-def reference_rows(forms, poems, val_fraction, script, limit):
+def reference_rows(forms, poems, val_fraction, script, limit, tables=None):
     """The validation split's human poems, measured the same way (copy rate against the train split)."""
     train, val = corpus.split(poems, val_fraction)
     train_lines = set(corpus_lines(p.text for p in train))
@@ -98,27 +147,57 @@ def reference_rows(forms, poems, val_fraction, script, limit):
     for form in forms:
         texts = [p.text for p in val if p.form == form.name][:limit]
         if texts:
-            rows.append(
-                {"form": form.name, "preset": "human (validation)", **metrics(texts, form, train_lines, script)}
-            )
+            measured = metrics(texts, form, train_lines, script, tables)
+            rows.append({"form": form.name, "preset": "human (validation)", **measured})
     return rows
 
 
 def validation_perplexity(artifact_dir):
-    """Per-form validation loss and perplexity of a training artifact, with torch (imported here only)."""
+    """Per-form validation loss and perplexity of a training artifact, with torch (imported here
+    only); for a model trained with titles also the perplexity of the same poems given their title."""
     import math
 
     from poemnet.training import artifact
-    from poemnet.training.batches import load_data, loss_sums
+    from poemnet.training.batches import load_data, loss_sums, titled_validation
 
     trained = artifact.read(artifact_dir)
-    sums = loss_sums(trained.model, load_data(trained.cfg.data).val, "cpu")
-    return {
-        form: {"val_loss": total / count, "val_ppl": math.exp(total / count)}
-        for form in FORMS
-        if form in sums
-        for total, count in [sums[form]]
-    }
+    data = load_data(trained.cfg.data)
+    title_end = data.vocab.title_end_id
+    sums = loss_sums(trained.model, data.val, "cpu", title_end_id=title_end)
+    titled = titled_validation(data)
+    titled_sums = loss_sums(trained.model, titled, "cpu", title_end_id=title_end) if titled else {}
+    result = {}
+    for form in [f for f in FORMS if f in sums]:
+        total, count = sums[form]
+        row = {"val_loss": total / count, "val_ppl": math.exp(total / count)}
+        if form in titled_sums:
+            row["val_ppl_titled"] = math.exp(titled_sums[form][0] / titled_sums[form][1])
+        result[form] = row
+    return result
+
+
+def topicality_rows(model, forms, poems, val_fraction, limit, tables_texts):
+    """For a model trained with titles: poems written for held-out titles against untitled poems
+    with the same seeds, by common/topicality.py (mean and its standard error)."""
+    from poemnet.common.topicality import CharTfIdf, spread, topicality
+
+    tfidf, rows = CharTfIdf(tables_texts), []
+    held_out = corpus.split(poems, val_fraction)[1]
+    for form in forms:
+        human = [p for p in held_out if p.form == form.name and p.title]
+        human = [p for p in human if all(ch in model.vocab.index for ch in p.title)][:limit]
+        if len(human) < 2:
+            continue
+        row = {"form": form.name, "poems": len(human)}
+        for name, titled in (("titled", True), ("untitled", False)):
+            asks = [
+                request.Request(form=form.name, seed=i, title=p.title if titled else None) for i, p in enumerate(human)
+            ]
+            texts = [request.write(model, request.prepare(model, ask))[0]["text"] for ask in asks]
+            mean, scores = topicality(tfidf, texts, [p.text for p in human])
+            row[name], row[f"{name}_se"] = mean, spread(scores)
+        rows.append(row)
+    return rows
 
 
 COLUMNS = [
@@ -130,6 +209,12 @@ COLUMNS = [
     ("distinct_1", "distinct-1", "{:.3f}"),
     ("distinct_2", "distinct-2", "{:.3f}"),
     ("repeats_per_poem", "repeats/poem", "{:.2f}"),
+    ("repeated_rhyme", "重韵", "{:.1%}"),
+    ("ambiguous_ends", "ambiguous ends", "{:.1%}"),
+    ("natural_ends", "natural ends", "{:.1%}"),
+    ("natural_rhyme_ends", "natural rhyme ends", "{:.1%}"),
+    ("parallel_middle", "对仗 middle", "{:.3f}"),
+    ("parallel_outer", "对仗 outer", "{:.3f}"),
     ("copy_rate", "copied lines", "{:.1%}"),
     ("relaxed_share", "relaxed", "{:.1%}"),
     ("poems_per_s", "poems/s", "{:.0f}"),
@@ -139,7 +224,11 @@ COLUMNS = [
 def table(rows):
     lines = ["| " + " | ".join(title for _, title, _ in COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     for row in rows:
-        lines.append("| " + " | ".join(fmt.format(row[key]) if key in row else "—" for key, _, fmt in COLUMNS) + " |")
+        lines.append(
+            "| "
+            + " | ".join(fmt.format(row[key]) if row.get(key) is not None else "—" for key, _, fmt in COLUMNS)
+            + " |"
+        )
     return "\n".join(lines)
 
 
@@ -155,7 +244,7 @@ def parse_args(argv, prog):
         "--artifact", help="its training artifact (final/), for the validation perplexity (needs torch)"
     )
     parser.add_argument("--n", type=int, default=200, help="poems per form and preset (one batch)")
-    parser.add_argument("--presets", nargs="+", default=["plain", "all"], choices=list(PRESETS))
+    parser.add_argument("--presets", nargs="+", default=["plain", "all", "all+parallel"], choices=list(PRESETS))
     parser.add_argument("--forms", nargs="+", help="forms to evaluate (default: every form of the model)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
@@ -166,6 +255,12 @@ def parse_args(argv, prog):
     )
     parser.add_argument(
         "--reference", type=int, default=1000, help="human poems per form in the reference row (0 = none)"
+    )
+    parser.add_argument(
+        "--topicality",
+        type=int,
+        default=200,
+        help="held-out titles per form for the topicality rows (0 = none; only for a model trained with titles)",
     )
     parser.add_argument("--out", help="JSON file (default: NAME.eval.json beside the model; for the shipped one, here)")
     args = parser.parse_args(argv)
@@ -203,6 +298,8 @@ def main(argv=None, prog="python -m poemnet.evaluate"):
     forms = [known[f] for f in args.forms] if args.forms else model.forms
     training = json.loads(model.props.get("training", "{}"))
     corpus_name, all_poems = reference_corpus(args.corpus, training)
+    val_fraction = training.get("val_fraction", 0.05)
+    tables = Tables(p.text for p in corpus.split(all_poems, val_fraction)[0])
     rows = generated_rows(
         model,
         forms,
@@ -211,9 +308,10 @@ def main(argv=None, prog="python -m poemnet.evaluate"):
         args.seed,
         Sampling(temperature=0.8, top_p=0.9),
         set(corpus_lines(p.text for p in all_poems)),
+        tables,
     )
     if args.reference:
-        rows += reference_rows(forms, all_poems, training.get("val_fraction", 0.05), model.script, args.reference)
+        rows += reference_rows(forms, all_poems, val_fraction, model.script, args.reference, tables)
     result = {
         "model": str(path),
         "corpus": str(corpus_name),
@@ -222,15 +320,25 @@ def main(argv=None, prog="python -m poemnet.evaluate"):
         "sampling": "temperature 0.8, top-p 0.9",
         "rows": rows,
     }
+    if args.topicality and model.vocab.title_end_id is not None:
+        train_texts = [p.text for p in corpus.split(all_poems, val_fraction)[0]]
+        result["topicality"] = topicality_rows(model, forms, all_poems, val_fraction, args.topicality, train_texts)
     if args.artifact:
         result["validation"] = validation_perplexity(args.artifact)
     default_out = Path(path.with_suffix(".eval.json").name if is_shipped(path) else path.with_suffix(".eval.json"))
     out = Path(args.out) if args.out else default_out
     write_text_atomic(out, json.dumps(result, ensure_ascii=False, indent=1))
-    lines = [table(rows)]
+    order = [f.name for f in forms]  # printed: each form's rows together, the human poems first
+    lines = [table(sorted(rows, key=lambda row: (order.index(row["form"]), row["preset"] != "human (validation)")))]
     lines += [
         f"validation {form}: loss {v['val_loss']:.3f}, perplexity {v['val_ppl']:.1f}"
+        + (f", given the title {v['val_ppl_titled']:.1f}" if "val_ppl_titled" in v else "")
         for form, v in result.get("validation", {}).items()
+    ]
+    lines += [
+        f"topicality {t['form']} ({t['poems']} held-out titles): titled {t['titled']:.3f} ± {t['titled_se']:.3f}, "
+        f"untitled {t['untitled']:.3f} ± {t['untitled_se']:.3f} (± one standard error)"
+        for t in result.get("topicality", [])
     ]
     emit("\n".join([*lines, f"wrote {out}"]))
 

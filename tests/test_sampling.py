@@ -146,7 +146,8 @@ def test_poem_i_does_not_depend_on_the_batch_size(all_forms_onnx):
 )
 def test_generated_poems_are_the_ones_the_textbook_sampler_gives(all_forms_onnx, monkeypatch, constraints, sampling):
     """Whole poems from a trained model's real (broad) distributions: the fast sampler against the
-    reference plugged into the same generation loop, seed for seed."""
+    reference plugged into the same generation loop, seed for seed (with the rules on, both sample
+    the lookahead's scores at each line's next-to-last character)."""
     import poemnet.generation.generate
 
     model, form = PoemModel(all_forms_onnx[0]), FORMS["五律"]

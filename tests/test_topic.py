@@ -45,22 +45,58 @@ def test_a_keyword_that_cannot_wait_starts_a_line():
 
 
 def test_title_first_line_and_keywords_are_checked_with_one_clear_message():
-    assert topic.title_prefix(VOCAB, "simplified", "江月") == [IDS["江"], IDS["月"], VOCAB.title_end_id]
-    assert topic.title_prefix(VOCAB, "simplified", None) == []
+    assert topic.check_title(VOCAB, "simplified", "江月") == "江月"
+    assert topic.title_prefix_ids(VOCAB, "江月") == [IDS["江"], IDS["月"], VOCAB.title_end_id]
+    assert topic.check_title(VOCAB, "simplified", None) is None and topic.title_prefix_ids(VOCAB, None) == []
     for bad, fragment in [("", "is empty"), ("江" * 13, "at most 12"), ("江龍", "not in the model's vocabulary")]:
         with pytest.raises(UserError, match=fragment):
-            topic.title_prefix(VOCAB, "simplified", bad)
+            topic.check_title(VOCAB, "simplified", bad)
     untitled = Vocab.build(["江月，。"])
     with pytest.raises(UserError, match="not trained with titles"):
-        topic.title_prefix(untitled, "simplified", "江月")
-    assert topic.first_line_ids(VOCAB, "simplified", WUJUE, "江月孤舟人，") == {
-        i: IDS[ch] for i, ch in enumerate("江月孤舟人")
-    }
+        topic.check_title(untitled, "simplified", "江月")
+    assert topic.check_first_line(VOCAB, "simplified", WUJUE, "江月孤舟人，") == "江月孤舟人"
     with pytest.raises(UserError, match="has 4 characters; the first line of a 五绝 has 5"):
-        topic.first_line_ids(VOCAB, "simplified", WUJUE, "江月孤舟")
+        topic.check_first_line(VOCAB, "simplified", WUJUE, "江月孤舟")
+    assert topic.check_keywords(VOCAB, "simplified", WUJUE, [" 江", "孤舟"]) == ("江", "孤舟")
     with pytest.raises(UserError, match="fits in 4"):
-        topic.keyword_ids(VOCAB, "simplified", WUJUE, ["江月孤舟人"])
+        topic.check_keywords(VOCAB, "simplified", WUJUE, ["江月孤舟人"])
     with pytest.raises(UserError, match="empty keyword"):
-        topic.keyword_ids(VOCAB, "simplified", WUJUE, ["江", " "])
+        topic.check_keywords(VOCAB, "simplified", WUJUE, ["江", " "])
     with pytest.raises(UserError, match="at most one per line"):
-        topic.keyword_ids(VOCAB, "simplified", WUJUE, list("江月孤舟人"))
+        topic.check_keywords(VOCAB, "simplified", WUJUE, list("江月孤舟人"))
+
+
+@pytest.mark.parametrize("form", list(FORMS))
+def test_a_first_line_and_keywords_hold_with_every_rule_on_the_shipped_model(form):
+    from poemnet.generation.model_choice import SHIPPED_MODEL
+    from poemnet.generation.request import Request, prepare, write
+    from poemnet.generation.runtime import PoemModel
+
+    model = PoemModel(SHIPPED_MODEL)
+    first = {"五绝": "床前明月光", "七绝": "朝辞白帝彩云间", "五律": "国破山河在", "七律": "风急天高猿啸哀"}[form]
+    ask = Request(
+        form=form, first_line=first, keywords=("江", "孤舟"), rhyme="", tones=True, no_repeat=True, n=8, seed=2
+    )
+    for poem in write(model, prepare(model, ask)):
+        lines = FORMS[form].lines(poem["text"])
+        assert lines[0][:-1] == first
+        keywords_kept = not any("keywords" in r["relaxed"] for r in poem["relaxed"])
+        assert keywords_kept == all(any(w in line[:-1] for line in lines) for w in ("江", "孤舟")), poem
+        assert keywords_kept, poem  # with this request nothing forces the keywords out
+
+
+@pytest.mark.parametrize(
+    "options, fragment",
+    [
+        (["--title", "秋夜"], "not trained with titles"),
+        (["--first-line", "床前明月"], "the first line of a 五绝 has 5"),
+        (["--first-line", "床前明月光", "--start", "月"], "--first-line gives the first character already"),
+        (["--first-line", "床前明月𠀀"], "not in the model's vocabulary"),
+        (["--keywords", "江月孤舟人"], "a keyword fits in 4"),
+        (["--keywords", "江,,月"], "empty keyword"),
+    ],
+)
+def test_bad_topic_options_are_one_line_errors(options, fragment):
+    from conftest import assert_clean_error, run_script
+
+    assert_clean_error(run_script("infer.py", "--model", "shipped", *options), fragment)

@@ -150,6 +150,8 @@ def test_sampled_poems_keep_layout_rhyme_and_template(browser, page_url, form, t
         ({"greedy": "on"}, "greedy=on is not a yes or no: use 1, true or yes, or 0, false or no"),
         ({"rhyme": "1", "vertical": "2"}, "vertical=2 is not a yes or no"),
         ({"n": "three"}, "n=three is not a number"),
+        ({"title": "秋夜"}, "this model was not trained with titles"),
+        ({"first_line": "床前明月"}, "the first line '床前明月' has 4 characters; the first line of a 五绝 has 5"),
     ],
 )
 def test_bad_input_shows_its_message_in_the_page(browser, page_url, params, message):
@@ -158,6 +160,29 @@ def test_bad_input_shows_its_message_in_the_page(browser, page_url, params, mess
     assert message in page.inner_text("#error")
     assert page.query_selector_all("#poems > *") == []
     page.close()
+
+
+def test_a_given_first_line_and_keywords_appear_as_infer_py_writes_them(browser, page_url):
+    """Greedy: the poem infer.py writes; sampled: each begins with the line, each keyword inside one line
+    before its last character. The shipped model has no <title>: its title field is off, with a note."""
+    first, words = "床前明月光", ["江", "孤舟"]
+    options = {"form": "五绝", "first_line": first, "keywords": ",".join(words), "rhyme": "1", "tones": "1"}
+    page = open_page(browser, page_url, **options, greedy="1", n="1")
+    greedy = page_poems(page)
+    off, note_hidden = page.evaluate(
+        "[document.querySelector('[name=title]').disabled, document.querySelector('#title-note').hidden]"
+    )
+    assert off and not note_hidden
+    page.close()
+    args = ["--form", "五绝", "--first-line", first, "--keywords", ",".join(words), "--rhyme", "--tones"]
+    assert [p["text"] for p in greedy] == [p["text"] for p in infer_greedy(*args)]
+    page = open_page(browser, page_url, **options, n="3", seed="5", temperature="1.2")
+    sampled = page_poems(page)
+    page.close()
+    for poem in greedy + sampled:
+        lines = [line[:-2] for line in FORMS["五绝"].lines(poem["text"])]  # not a line's last character
+        assert poem["text"].startswith(first + "，"), poem
+        assert all(any(word in line for line in lines) for word in words), poem
 
 
 def test_traditional_input_is_read_as_infer_py_reads_it(browser, page_url):
@@ -300,6 +325,7 @@ def test_flags_read_1_true_yes_and_0_false_no(browser, page_url):
         "tones": True,
         "no_repeat": True,
         "novel": False,
+        "parallel": False,
         "greedy": False,
         "vertical": False,
     }

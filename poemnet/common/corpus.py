@@ -1,26 +1,36 @@
 """The corpus file: poem records, loading, and the train/validation split (no torch, no OpenCC).
 
 A corpus is JSONL (gzip when the name ends in .gz) of {text, form, dynasty, author, title}, written
-by `poemnet.builders.corpus`; `<corpus>.stats.json` beside it is the builder's report.
+by `poemnet.builders.corpus` (诗) or `poemnet.builders.ci` (词); `<corpus>.stats.json` beside it
+is the builder's report. A 诗 has its form's exact layout; a 词 (any other form: its 词牌) is lines
+closed by ，。、？！；, in its 词牌's dominant layout or another (variant forms are real 词 and train).
 """
 
 import gzip
 import hashlib
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 from poemnet.common.errors import UserError
-from poemnet.common.forms import FORMS
+from poemnet.common.forms import FORMS, HANZI, PUNCTUATION
 
 EMBEDDED = "embedded"  # the corpus name that means the 五绝 shipped inside the package
 EMBEDDED_CORPUS = Path(__file__).resolve().parent.parent / "data" / "wujue.jsonl.gz"
+EMBEDDED_CI_CORPUS = EMBEDDED_CORPUS.with_name("ci.jsonl.gz")  # the 宋词 and 五代 词 (builders/ci.py)
+_CI_TEXT = re.compile(f"(?:[{HANZI}]+[{PUNCTUATION}])+")
 
 
 def resolve(name):
     """The file a corpus name stands for: the embedded one for "embedded" or None, else the path."""
     return EMBEDDED_CORPUS if name in (None, EMBEDDED) else Path(name)
+
+
+def resolve_ci(name):
+    """The file a 词 corpus name stands for: the embedded 词 corpus for "embedded", else the path."""
+    return EMBEDDED_CI_CORPUS if name == EMBEDDED else Path(name)
 
 
 @dataclass
@@ -57,7 +67,10 @@ def _poem_from_json(line, path, lineno):
         poem = Poem(**json.loads(line))
     except (json.JSONDecodeError, TypeError) as e:
         raise UserError(f"corpus {path} line {lineno} is not a poem record ({e}): rebuild it")
-    if poem.form not in FORMS or not FORMS[poem.form].matches(poem.text):
+    if not isinstance(poem.text, str) or not isinstance(poem.form, str) or not poem.form:
+        raise UserError(f"corpus {path} line {lineno} is not a poem record (text and form must be strings): rebuild it")
+    fits = FORMS[poem.form].matches(poem.text) if poem.form in FORMS else _CI_TEXT.fullmatch(poem.text) is not None
+    if not fits:
         raise UserError(f"corpus {path} line {lineno}: text does not have the form {poem.form!r}: rebuild it")
     return poem
 
@@ -90,7 +103,7 @@ def stats_path(corpus_path):
 def stats(poems):
     """Counts per form and dynasty, and the number of distinct characters."""
     table = Counter((p.form, p.dynasty) for p in poems)
-    chars = {ch for p in poems for ch in p.text if ch not in "，。"}
+    chars = {ch for p in poems for ch in p.text if ch not in PUNCTUATION}
     return {
         "poems": len(poems),
         "by_form": dict(Counter(p.form for p in poems)),

@@ -15,6 +15,12 @@ A form is a dict, the shape of each entry of `poemnet/data/cipai.json`:
 A 词牌 has one template, derived from the poems by poemnet.builders.ci_patterns; a 诗 form has the
 four of 王力《诗词格律》 (prosody.templates), whose rhymes depend on the template (首句入韵 or not).
 Rhymes are checked by 部: the 平水韵 group for 诗, the 词林正韵 部 for 词 (`load_cilin`).
+
+The registry: `form_named` gives the Form (forms.py) of a 诗 form or a supported 词牌 by its name,
+`find_form` the one of a model's forms that a user's name means, `form_templates` its templates.
+A 词牌 is supported when at least SUPPORTED_LAYOUT_POEMS poems follow its dominant layout: fewer
+leave its tones all 中 (each position needs 10 known classes) and its rhymes resting on a handful
+of poems. That is 112 of the 125 词牌 with patterns.
 """
 
 import json
@@ -22,9 +28,11 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from poemnet.common.forms import FORMS, HANZI
+from poemnet.common.errors import UserError
+from poemnet.common.forms import FORMS, HANZI, Form
 from poemnet.common.prosody import TABLE, templates
 
+SUPPORTED_LAYOUT_POEMS = 10
 CIPAI = Path(__file__).resolve().parent.parent / "data" / "cipai.json"
 PUNCT = "，。、？！；"  # every one ends a line
 STOPS = "。？！"  # end a sentence: a 片 and the poem end on one
@@ -46,13 +54,18 @@ def layout_of(text):
     return None if parts is None else [[len(line), punct] for line, punct in parts]
 
 
+def shi_rhymes(lines):
+    """The rhyme lines of a 诗 template: the even lines, and the first where its template ends it in 平."""
+    return [i for i in range(len(lines)) if i % 2 == 1 or (i == 0 and lines[0][-1] == "平")]
+
+
 def shi_form(name):
     """A 诗 form expressed in the 词牌 structure: the same layout/templates/rhymes fields."""
     form = FORMS[name]
     layout = [[form.line_len, "，" if i % 2 == 0 else "。"] for i in range(form.num_lines)]
     shi_templates = []
     for template in templates(form):
-        rhymes = [i for i in range(form.num_lines) if i % 2 == 1 or (i == 0 and template["lines"][0][-1] == "平")]
+        rhymes = shi_rhymes(template["lines"])
         extra = {"rhymes": rhymes, "rhyme_sets": [0] * len(rhymes), "rhyme_tones": "平" * len(rhymes)}
         shi_templates.append(template | extra)
     return {"name": name, "kind": "诗", "layout": layout, "pian": None, "templates": shi_templates, "rhyme_kind": "平"}
@@ -86,3 +99,74 @@ def load_cilin(script="simplified"):
     table = json.loads(TABLE.read_text(encoding="utf-8"))
     parts = {ch: (frozenset(p), frozenset(z)) for ch, (p, z) in table["cilin"][script].items()}
     return parts, table["cilin_parts"]
+
+
+def form_of(data):
+    """The Form of a form dict (a cipai.json entry, or a model file's form_layouts entry)."""
+    traditional = data.get("traditional")
+    return Form(
+        data["name"],
+        tuple((int(n), mark) for n, mark in data["layout"]),
+        data.get("kind", "词"),
+        data.get("pian"),
+        traditional if traditional != data["name"] else None,
+    )
+
+
+def form_dict(form):
+    """What a model file records of a form: its layout, kind, 片 and traditional name."""
+    return {
+        "name": form.name,
+        "kind": form.kind,
+        "layout": [list(line) for line in form.layout],
+        "pian": form.pian,
+        "traditional": form.traditional or form.name,
+    }
+
+
+@lru_cache(maxsize=1)
+def supported_cipai():
+    """{name: Form} of the supported 词牌, most poems first."""
+    return {
+        name: form_of(data) for name, data in load_cipai().items() if data["layout_poems"] >= SUPPORTED_LAYOUT_POEMS
+    }
+
+
+def form_named(name):
+    """The Form of a 诗 form or a supported 词牌 by its name (simplified or traditional), or None."""
+    if name in FORMS:
+        return FORMS[name]
+    data = find_cipai(name)
+    return supported_cipai().get(data["name"]) if data else None
+
+
+def form_templates(form):
+    """The form's templates with their rhymes: the four 诗 templates, or the 词牌's derived one."""
+    if form.kind == "诗":
+        return shi_form(form.name)["templates"]
+    keep = ("name", "lines", "rhymes", "rhyme_sets", "rhyme_tones")
+    return [{k: t[k] for k in keep} for t in load_cipai()[form.name]["templates"]]
+
+
+def find_form(name, known, aliases=None):
+    """The form among `known` (a model's Forms) that `name` means: its name, a 诗 form's other name
+    (`aliases`: {other name, lower case: name}), or a 词牌's traditional name. A UserError says why not."""
+    word = name.strip()
+    canonical = (aliases or {}).get(word.lower(), word)
+    for form in known:
+        if canonical in (form.name, form.traditional):
+            return form
+    data = None if canonical in FORMS else find_cipai(canonical)
+    if canonical in FORMS or data is not None and data["layout_poems"] >= SUPPORTED_LAYOUT_POEMS:
+        shown = ", ".join(f.name for f in known[:12]) + (f" and {len(known) - 12} more" if len(known) > 12 else "")
+        raise UserError(f"--form {name} is not one this model was trained on: choose from {shown}")
+    if data is not None:
+        raise UserError(
+            f"--form {name} is a 词牌 with only {data['layout_poems']} poems in its most common layout: "
+            f"PoemNet writes the {len(supported_cipai())} 词牌 with at least {SUPPORTED_LAYOUT_POEMS} "
+            "(poemnet list forms shows them)"
+        )
+    raise UserError(
+        f"--form {name} is not a regulated form or a supported 词牌: choose 五绝, 七绝, 五律 or 七律 "
+        "(or 五絕, 五言绝句 ...), or a 词牌 such as 浣溪沙 or 水调歌头 (poemnet list forms shows them)"
+    )

@@ -12,10 +12,11 @@ writes what the model's vocabulary needs into the ONNX metadata (`vocab_prosody`
 
 import json
 import re
+from collections import Counter
 from functools import lru_cache
 from pathlib import Path
 
-from poemnet.common.forms import FORMS, is_hanzi
+from poemnet.common.forms import is_hanzi
 
 TABLE = Path(__file__).resolve().parent.parent / "data" / "pingshui.json"
 PROSODY_VERSION = 1
@@ -63,7 +64,12 @@ def char_info(ch, script="simplified"):
 
 
 def vocab_prosody(vocab, forms, script):
-    """What decoding needs, per vocabulary entry and form: travels in the ONNX metadata."""
+    """What decoding needs, per vocabulary entry and form: travels in the ONNX metadata. `forms` are
+    Forms or names (form_data.form_named); a model that knows a 词牌 also gets each entry's 词林正韵
+    部 (`cilin`: [平 部 ids, 仄 部 ids]), the 部 names and each 平 group's 部 (`group_cilin`)."""
+    from poemnet.common.form_data import form_named, form_templates
+
+    forms = [form_named(f) if isinstance(f, str) else f for f in forms]
     chars, names = load_table(script)
     tones, groups = [], []
     for i, token in enumerate(vocab.tokens):
@@ -74,13 +80,35 @@ def vocab_prosody(vocab, forms, script):
         tone, gids = chars.get(token, (UNKNOWN, ()))
         tones.append(tone)
         groups.append(list(gids))
-    return {
+    data = {
         "version": PROSODY_VERSION,
         "tones": "".join(tones),
         "ping_groups": groups,
         "group_names": names,
-        "templates": {name: templates(FORMS[name]) for name in forms},
+        "templates": {form.name: form_templates(form) for form in forms},
     }
+    if any(form.kind == "词" for form in forms):
+        data |= cilin_prosody(vocab, script)
+    return data
+
+
+def cilin_prosody(vocab, script):
+    """The 词林正韵 fields of the prosody data: each entry's 平 and 仄 部, the 部 names, and each 平
+    group's 部 (the one most of its characters rhyme in), for a 平 group named with --rhyme."""
+    from poemnet.common.form_data import load_cilin
+
+    parts, part_names = load_cilin(script)
+    chars, names = load_table(script)
+    cilin = [
+        [sorted(parts[t][0]), sorted(parts[t][1])] if i >= vocab.num_reserved and t in parts else [[], []]
+        for i, t in enumerate(vocab.tokens)
+    ]
+    votes = [Counter() for _ in names]
+    for ch, (tone, gids) in chars.items():
+        if tone == PING and len(gids) == 1 and len(parts.get(ch, ((),))[0]) == 1:
+            votes[gids[0]][next(iter(parts[ch][0]))] += 1
+    group_cilin = [v.most_common(1)[0][0] for v in votes]
+    return {"cilin": cilin, "cilin_names": list(part_names), "group_cilin": group_cilin}
 
 
 def group_id(query, names):

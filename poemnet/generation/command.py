@@ -60,6 +60,19 @@ def parser(prog):
     p.add_argument("--template", help="with --tones: the template, e.g. 平起首句入韵 (default: whichever fits)")
     p.add_argument("--no-repeat", action="store_true", help="no character twice in a poem")
     p.add_argument("--novel", action="store_true", help="no line copied from the training corpus")
+    p.add_argument(
+        "--parallel",
+        action="store_true",
+        help="对仗: in a 律诗's middle couplets, prefer characters that pair with the first line's, place by place",
+    )
+    p.add_argument("--title", help="the poem's title, e.g. 秋夜寄友 (a model trained with titles)")
+    p.add_argument(
+        "--keywords",
+        type=_keywords,
+        default=(),
+        help="words that must appear, each inside one line, comma-separated, e.g. 江,月,孤舟",
+    )
+    p.add_argument("--first-line", help="the poem's first line, given, e.g. 床前明月光")
     p.add_argument("--n", type=int, default=1, help=f"poems to write, as one batch (1-{MAX_POEMS})")
     p.add_argument("--poem", type=int, metavar="K", help="print only the K-th poem of the batch (as its # line says)")
     p.add_argument("--temperature", type=float, default=0.8, help="> 0 and finite; lower is more conservative")
@@ -73,6 +86,10 @@ def parser(prog):
     p.add_argument("--threads", type=int, default=0, help="onnxruntime intra-op threads (0 = up to 4)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     return p
+
+
+def _keywords(text):
+    return tuple(text.replace("，", ",").replace("、", ",").split(","))
 
 
 def machine_cores():
@@ -190,6 +207,10 @@ def again_command(poem, prog, model_arg, script):
     words += ["--template", r.template] if r.template else []
     words += ["--no-repeat"] if r.no_repeat else []
     words += ["--novel"] if r.novel else []
+    words += ["--parallel"] if r.parallel else []
+    words += ["--title", r.title] if r.title else []
+    words += ["--keywords", ",".join(r.keywords)] if r.keywords else []
+    words += ["--first-line", r.first_line] if r.first_line else []
     if r.greedy:
         words += ["--greedy"]
     else:

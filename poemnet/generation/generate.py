@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from poemnet.common.errors import UserError
+from poemnet.generation import topic
+from poemnet.generation.lookahead import look_ahead, penultimate_positions
 from poemnet.generation.rules import (
     RhymeGroupRule,
     RuleSet,
@@ -14,12 +16,12 @@ from poemnet.generation.rules import (
     allowed_tokens,
     format_rule,
     line_start_rule,
-    mask_logits,
     no_repeat_rule,
     novel_rule,
     rhyme_rule,
 )
 from poemnet.generation.sampling import Sampling, sample
+from poemnet.generation.scoring import ParallelBias, position_scores, word_pairs
 
 
 def zero_state(num_layers, hidden_dim, batch_size):
@@ -39,6 +41,11 @@ class Constraints:
     template: str = None  # a template name of the form; None = any that fits
     no_repeat: bool = False
     novel: bool = False
+    parallel: bool = False  # the 对仗 bias in a 律诗's middle couplets
+    lookahead: bool = True  # with rhyme or tones: weigh each line's next-to-last character by its reach
+    title: str = None  # read before the form token (a model trained with titles)
+    keywords: tuple = ()  # words that must appear, each inside one line
+    first_line: str = None  # the poem's first line, given
 
     @property
     def needs_prosody(self):
@@ -57,6 +64,9 @@ class Decoder:
     templates: TemplateRule = None
     rhyme_groups: RhymeGroupRule = None
     group_names: list = None
+    bias: ParallelBias = None  # the 对仗 bias (scoring.py), or None
+    ahead: frozenset = frozenset()  # the positions where the loop looks ahead (lookahead.py)
+    title: tuple = ()  # token ids of the title prefix, <title> included
 
     def describe(self, history):
         """Per poem: the template it followed and its rhyme group, where those rules are on."""
@@ -70,15 +80,21 @@ class Decoder:
         return info
 
 
-def poem_rules(vocab, form, first_chars=None, constraints=None, prosody=None, line_filter=None):
+def poem_rules(vocab, form, first_chars=None, constraints=None, prosody=None, line_filter=None, parallel_pairs=None):
     """The Decoder for one request: the form's layout and forced first characters (hard), then the
-    soft rules in the order they are relaxed: tones, rhyme group, rhyme, novel lines, no repeats."""
+    soft rules in the order they are relaxed: tones, rhyme group, rhyme, novel lines, no repeats;
+    the 对仗 bias, and where rhyme or tones restrict the line ends, the lookahead."""
     c = constraints or Constraints(first_chars=first_chars or {})
     classes = TokenClasses.from_vocab(vocab)
     hard = [format_rule(form, classes)]
     forced = {line: vocab.index[ch] for line, ch in c.first_chars.items()}
     if forced:
         hard.append(line_start_rule(form, forced, len(vocab)))
+    positions = {form.line_position(line): token for line, token in forced.items()}  # every forced character
+    if c.first_line:
+        given = {i: vocab.index[ch] for i, ch in enumerate(c.first_line)}
+        hard.append(topic.forced_rule(given, len(vocab)))
+        positions.update(given)
     if c.needs_prosody and prosody is None:
         raise UserError(
             "this model file carries no prosody data (tones and rhyme groups): re-export it with this "
@@ -88,10 +104,20 @@ def poem_rules(vocab, form, first_chars=None, constraints=None, prosody=None, li
         raise UserError(
             "this model file carries no corpus line filter: re-export it with this version's export.py to use --novel"
         )
+    if c.parallel and parallel_pairs is None:
+        raise UserError(
+            "this model file carries no 对仗 pairs: re-export it with this version's export.py (from a corpus "
+            "with 律诗) to use --parallel"
+        )
     decoder = Decoder(RuleSet(tuple(hard)), group_names=prosody.group_names if prosody else None)
+    decoder.title = tuple(topic.title_prefix_ids(vocab, c.title))
+    if c.parallel:
+        decoder.bias = ParallelBias(form, parallel_pairs, len(vocab))
+    if c.lookahead and c.needs_prosody:
+        decoder.ahead = penultimate_positions(form)
     soft = []
     if c.tones:
-        decoder.templates = TemplateRule(form, _templates(prosody, form, c.template, forced), prosody, c.rhyme)
+        decoder.templates = TemplateRule(form, _templates(prosody, form, c.template, positions), prosody, c.rhyme)
         soft.append(("tones", decoder.templates))
     if c.rhyme:
         decoder.rhyme_groups = RhymeGroupRule(form, prosody, c.rhyme_group)
@@ -99,14 +125,17 @@ def poem_rules(vocab, form, first_chars=None, constraints=None, prosody=None, li
     if c.novel:
         soft.append(("novel", novel_rule(form, classes, line_filter)))
     if c.no_repeat:
-        starts = {line * (form.line_len + 1): token for line, token in forced.items()}
-        soft.append(("no_repeat", no_repeat_rule(classes, starts)))
+        soft.append(("no_repeat", no_repeat_rule(classes, positions)))
+    if c.keywords:  # relaxed last: what the poem is about outweighs the other soft rules
+        words = [[vocab.index[ch] for ch in word] for word in c.keywords]
+        soft.append(("keywords", topic.keyword_rule(form, words, len(vocab))))
     decoder.rules = RuleSet(tuple(hard), tuple(soft))
     return decoder
 
 
 def _templates(prosody, form, name, forced):
-    """The form's templates (or the named one) that fit the forced first characters best."""
+    """The form's templates (or the named one) that fit the forced characters ({position: token})
+    best: a start character, an acrostic or a given first line chooses among them."""
     known = prosody.templates.get(form.name, [])
     if name is not None:
         chosen = [t for t in known if t["name"] == name]
@@ -118,10 +147,7 @@ def _templates(prosody, form, name, forced):
     if not forced:
         return known
     rule = TemplateRule(form, known, prosody, rhyme=False)
-    conflicts = [
-        sum(not rule.requirements[k, line * (form.line_len + 1), token] for line, token in forced.items())
-        for k in range(len(known))
-    ]
+    conflicts = [sum(not rule.requirements[k, p, token] for p, token in forced.items()) for k in range(len(known))]
     return [t for t, n in zip(known, conflicts) if n == min(conflicts)]
 
 
@@ -130,35 +156,60 @@ def generate(step_fn, zero_state, vocab, form, n, rules, sampling=Sampling(), se
     return [p["text"] for p in generate_detailed(step_fn, zero_state, vocab, form, n, rules, sampling, seed)]
 
 
-def generate_detailed(step_fn, zero_state, vocab, form, n, decoder, sampling=Sampling(), seed=0):
+def prefix_tokens(vocab, form, title=()):
+    """The tokens the model reads before the poem's first character: <bos> [title <title>] <form>."""
+    return [vocab.bos_id, *title, vocab.form_id(form.name)]
+
+
+def _uniforms(n, length, seed):
+    """float [n, length]: one generator per poem, drawn once per position, so poem i is the same
+    whatever the batch size. The standard library's Mersenne Twister: importing numpy.random would
+    add 10 ms to infer.py."""
+    streams = (random.Random(f"{seed}/{i}") for i in range(n))
+    return np.array([[stream.random() for _ in range(length)] for stream in streams]).reshape(n, length)
+
+
+def generate_detailed(step_fn, zero_state, vocab, form, n, decoder, sampling=Sampling(), seed=0, observe=None):
     """`n` poems as dicts: text, and where the rules are on, template, rhyme group, relaxations.
 
     step_fn(tokens int64 [B], h, c) -> (logits [B, V], h, c); zero_state(B) -> (h, c).
-    `decoder` is a Decoder from poem_rules (or a bare RuleSet).
+    `decoder` is a Decoder from poem_rules (or a bare RuleSet). observe(position, scores), where
+    given, sees the sampler's input [B, V] at each position that had a choice.
     """
     if isinstance(decoder, RuleSet):
         decoder = Decoder(decoder)
-    # one generator per poem, drawn once per position: poem i is the same whatever the batch size.
-    # The standard library's Mersenne Twister: importing numpy.random would add 10 ms to infer.py.
-    streams = (random.Random(f"{seed}/{i}") for i in range(n))
-    uniforms = np.array([[stream.random() for _ in range(form.length)] for stream in streams]).reshape(n, form.length)
+    uniforms = _uniforms(n, form.length, seed)
     h, c = zero_state(n)
-    for token in (vocab.bos_id, vocab.form_id(form.name)):
+    for token in prefix_tokens(vocab, form, decoder.title):
         logits, h, c = step_fn(np.full(n, token, np.int64), h, c)
     history = np.zeros((n, form.length), np.int64)
     relaxed = [[] for _ in range(n)]
+    pairs = word_pairs(form)
+
+    def score(logits, position, history, allowed):
+        return position_scores(logits, position, history, allowed, decoder.bias, pairs)
+
     for position in range(form.length):
         allowed, dropped = allowed_tokens(decoder.rules, position, history[:, :position], len(vocab))
         for row, names in enumerate(dropped):
             if names:
                 relaxed[row].append({"position": position, "relaxed": names})
         only = np.flatnonzero(allowed) if allowed.ndim == 1 else ()
+        ahead = None
         if len(only) == 1:  # punctuation, a forced character: nothing to sample
             history[:, position] = only[0]
         else:
-            history[:, position] = sample(mask_logits(logits, allowed), sampling, uniforms[:, position])
+            _, scores = score(logits, position, history[:, :position], allowed)
+            if position in decoder.ahead:
+                scores, ahead = look_ahead(
+                    step_fn, decoder.rules, position, history[:, :position], scores, (h, c), score
+                )
+            if observe is not None:
+                observe(position, scores)
+            history[:, position] = sample(scores, sampling, uniforms[:, position])
         if position + 1 < form.length:  # the rules force <eos> after the last line: no need to run it
-            logits, h, c = step_fn(history[:, position], h, c)
+            chosen = history[:, position]
+            logits, h, c = ahead.step_for(chosen) if ahead is not None else step_fn(chosen, h, c)
     info = decoder.describe(history)
     return [
         {"text": vocab.decode(row), **extra, **({"relaxed": r} if decoder.rules.soft else {})}

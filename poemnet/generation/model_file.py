@@ -18,20 +18,24 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from poemnet.common.errors import UserError
-from poemnet.common.forms import FORMS, HANZI_RANGES
+from poemnet.common.form_data import form_dict, form_of
+from poemnet.common.forms import FORMS, HANZI_RANGES, PUNCTUATION
 from poemnet.common.vocab import Vocab
 from poemnet.generation.line_filter import BASES, PRIME, LineFilter
+from poemnet.generation.model_prosody import (  # noqa: F401 (re-exported: the prosody field's reader)
+    TEMPLATE_TONES,
+    TONE_CLASSES,
+    DamagedModel,
+    VocabProsody,
+    check_prosody,
+)
 
-FORMAT_VERSION = 2  # 2 adds the prosody data and the corpus line filter; 1 still loads without them
-READABLE_FORMATS = ("1", "2")
+# 2 adds the prosody data and the corpus line filter; 3 the forms' layouts (form_layouts: 词牌 beside
+# the 诗 forms) and, for a model that knows a 词牌, the 词林正韵 部 of each entry. 1 and 2 still load.
+FORMAT_VERSION = 3
+READABLE_FORMATS = ("1", "2", "3")
 INPUTS = ("tokens", "h", "c")
 OUTPUTS = ("logits", "h_out", "c_out")
-TONE_CLASSES = "PZEU-"  # 平 only, 仄 only, either, unknown to the rhyme book, not a character
-TEMPLATE_TONES = "平仄中"
-
-
-class DamagedModel(ValueError):
-    """A metadata field that does not hold what the format says."""
 
 
 def metadata_props(
@@ -50,11 +54,14 @@ def metadata_props(
     training=None,
 ):
     """The metadata of a model file as {key: string}: what the exporter writes. `parallel_pairs`:
-    {character: [[partner, pmi], ...]}, the corpus's 对仗 pairs (common/couplets.py)."""
+    {character: [[partner, pmi], ...]}, the corpus's 对仗 pairs (common/couplets.py). `forms`: Forms
+    (or names of FORMS)."""
+    forms = [FORMS[f] if isinstance(f, str) else f for f in forms]
     props = {
         "poemnet_format": str(FORMAT_VERSION),
         "vocab": json.dumps(vocab.tokens, ensure_ascii=False),
-        "forms": json.dumps(forms, ensure_ascii=False),
+        "forms": json.dumps([f.name for f in forms], ensure_ascii=False),
+        "form_layouts": json.dumps({f.name: form_dict(f) for f in forms}, ensure_ascii=False, separators=(",", ":")),
         "script": script,
         "num_layers": str(num_layers),
         "hidden_dim": str(hidden_dim),
@@ -83,36 +90,6 @@ def metadata_props(
         )
         props["novel_bloom"] = base64.b64encode(f.bits.tobytes()).decode("ascii")
     return props
-
-
-@dataclass(frozen=True)
-class VocabProsody:
-    """The model file's prosody data as arrays over the vocabulary."""
-
-    ping: np.ndarray  # bool [V]: may stand where 平 is required (平 or either)
-    ze: np.ndarray  # bool [V]: may stand where 仄 is required (仄 or either)
-    ze_only: np.ndarray  # bool [V]: 仄 only: may end a line that must not rhyme
-    rhyme_char: np.ndarray  # bool [V]: 平 only, in exactly one 平 group: may end a rhyming line
-    rhyme_group: np.ndarray  # int [V]: that group, -1 for every other token
-    group_names: list
-    templates: dict  # form name -> [{'name', 'lines'}]
-
-    @classmethod
-    def from_data(cls, data):
-        tones = np.array(list(data["tones"]))
-        groups = data["ping_groups"]
-        single = np.array([len(g) == 1 for g in groups])
-        rhyme_char = (tones == "P") & single
-        rhyme_group = np.array([g[0] if ok else -1 for g, ok in zip(groups, rhyme_char)], np.int64)
-        return cls(
-            (tones == "P") | (tones == "E"),
-            (tones == "Z") | (tones == "E"),
-            tones == "Z",
-            rhyme_char,
-            rhyme_group,
-            list(data["group_names"]),
-            data["templates"],
-        )
 
 
 @dataclass
@@ -193,15 +170,56 @@ def read_metadata(props):
     except (KeyError, TypeError, ValueError) as e:
         raise DamagedModel(f"vocab: {e}")
     names = _json(_required(props, "forms"), "forms")
-    if not isinstance(names, list) or not names or any(n not in FORMS for n in names):
-        raise DamagedModel(f"forms {names!r} are not a list of the known forms {list(FORMS)}")
+    layouts = _json(props["form_layouts"], "form_layouts") if "form_layouts" in props else {}
+    if not isinstance(layouts, dict):
+        raise DamagedModel("form_layouts must map forms to their layouts")
+    if (
+        not isinstance(names, list)
+        or not names
+        or len(set(map(str, names))) != len(names)
+        or any(not isinstance(n, str) or (n not in FORMS and n not in layouts) for n in names)
+    ):
+        raise DamagedModel(
+            f"forms {names!r} are not a list of the known forms {list(FORMS)} or of forms form_layouts describes"
+        )
     untokened = [n for n in names if n not in vocab.form_names]
     if untokened:
         raise DamagedModel(f"the vocabulary has no token for the forms {untokened}")
     if props.get("script") not in ("simplified", "traditional"):
         raise DamagedModel(f"script {props.get('script')!r} is neither simplified nor traditional")
     layers, hidden = _positive_int(props, "num_layers"), _positive_int(props, "hidden_dim")
-    return Metadata(props, vocab, [FORMS[n] for n in names], props["script"], layers, hidden)
+    forms = [check_form(n, layouts[n]) if n in layouts else FORMS[n] for n in names]
+    return Metadata(props, vocab, forms, props["script"], layers, hidden)
+
+
+def check_form(name, data):
+    """The Form a form_layouts entry describes, checked: lines of 1+ characters each closed by one of
+    ，。、？！；, a 片 boundary inside the poem; a 诗 form's layout must be its own."""
+    if not isinstance(data, dict):
+        raise DamagedModel(f"form_layouts[{name!r}] is not an object")
+    layout, pian, kind = data.get("layout"), data.get("pian"), data.get("kind")
+    lines_ok = (
+        isinstance(layout, list)
+        and layout
+        and all(
+            isinstance(line, list)
+            and len(line) == 2
+            and type(line[0]) is int
+            and line[0] >= 1
+            and line[1] in PUNCTUATION
+            for line in layout
+        )
+    )
+    if not lines_ok or kind not in ("诗", "词") or not isinstance(data.get("traditional", name), str):
+        raise DamagedModel(
+            f"form_layouts[{name!r}] must give a kind (诗 or 词) and lines of [length, one of {PUNCTUATION}]"
+        )
+    if pian is not None and not (type(pian) is int and 0 < pian < len(layout)):
+        raise DamagedModel(f"form_layouts[{name!r}].pian must be a line inside the poem or null")
+    form = form_of({**data, "name": name})
+    if kind == "诗" and form != FORMS.get(name):
+        raise DamagedModel(f"form_layouts[{name!r}] is not the layout of the 诗 form {name}")
+    return form
 
 
 def check_format(props, path):
@@ -239,44 +257,6 @@ def damaged(path, e):
     return UserError(f"{path} has damaged PoemNet metadata ({str(e)[:120]}): re-export it with export.py")
 
 
-def check_prosody(data, vocab_size, forms):
-    """The prosody data, every field checked against the vocabulary, the groups and the forms."""
-    if not isinstance(data, dict):
-        raise DamagedModel("prosody is not an object")
-    tones, groups, names = data.get("tones"), data.get("ping_groups"), data.get("group_names")
-    if not isinstance(tones, str) or len(tones) != vocab_size or set(tones) - set(TONE_CLASSES):
-        raise DamagedModel(f"prosody.tones must be {vocab_size} classes from {TONE_CLASSES}")
-    if not isinstance(names, list) or not names or not all(isinstance(n, str) and n for n in names):
-        raise DamagedModel("prosody.group_names must be a list of names")
-    if not isinstance(groups, list) or len(groups) != vocab_size:
-        raise DamagedModel(f"prosody.ping_groups must list the groups of all {vocab_size} entries")
-    for g in groups:
-        if not isinstance(g, list) or not all(type(i) is int and 0 <= i < len(names) for i in g):
-            raise DamagedModel(f"prosody.ping_groups holds {g!r}, not a list of group ids below {len(names)}")
-    templates = data.get("templates")
-    if not isinstance(templates, dict):
-        raise DamagedModel("prosody.templates must map forms to templates")
-    for form in forms:
-        _check_templates(templates.get(form.name), form)
-    return data
-
-
-def _check_templates(templates, form):
-    if not isinstance(templates, list) or not templates:
-        raise DamagedModel(f"prosody.templates has no templates for {form.name}")
-    for t in templates:
-        lines = t.get("lines") if isinstance(t, dict) else None
-        if (
-            not isinstance(t.get("name") if isinstance(t, dict) else None, str)
-            or not isinstance(lines, list)
-            or len(lines) != form.num_lines
-        ):
-            raise DamagedModel(f"a {form.name} template must have a name and {form.num_lines} lines")
-        for line in lines:
-            if not isinstance(line, str) or len(line) != form.line_len or set(line) - set(TEMPLATE_TONES):
-                raise DamagedModel(f"a {form.name} template line must be {form.line_len} of {TEMPLATE_TONES}: {line!r}")
-
-
 def decode_line_filter(params, bits_b64):
     """The corpus line filter from its two metadata fields, checked strictly (base64 included)."""
     if not isinstance(params, dict) or not isinstance(bits_b64, str):
@@ -310,7 +290,7 @@ def web_metadata(props):
         "hidden_dim": meta.hidden_dim,
         "num_reserved": meta.vocab.num_reserved,
         "hanzi_ranges": [list(r) for r in HANZI_RANGES],
-        "form_layouts": {f.name: {"line_len": f.line_len, "num_lines": f.num_lines} for f in meta.forms},
+        "form_layouts": {f.name: form_dict(f) for f in meta.forms},
     }
     if meta.prosody() is not None:
         web["prosody"] = json.loads(props["prosody"])

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from poemnet.common.errors import UserError
 from poemnet.common.writing_system import to_model_char
+from poemnet.generation import topic
 from poemnet.generation.generate import Constraints, generate_detailed, poem_rules
 from poemnet.generation.sampling import Sampling
 
@@ -28,6 +29,10 @@ class Request:
     template: str = None  # with tones: a template's name
     no_repeat: bool = False
     novel: bool = False
+    parallel: bool = False  # 对仗: in a 律诗's middle couplets, prefer characters that pair with the line before
+    title: str = None  # the poem's title (a model trained with titles)
+    keywords: tuple = ()  # words that must appear, each inside one line
+    first_line: str = None  # the poem's first line, given
     n: int = 1
     temperature: float = 0.8
     top_k: int = None
@@ -74,17 +79,12 @@ CANONICAL_FORM = {alias: name for name, aliases in FORM_ALIASES.items() for alia
 
 
 def choose_form(model, name):
-    known = {f.name: f for f in model.forms}
+    """The model's form by any of its names: a 诗 form's (CANONICAL_FORM), a 词牌's in either script."""
     if name is None:
         return model.forms[0]
-    canonical = CANONICAL_FORM.get(name.strip().lower())
-    if canonical is None:
-        raise UserError(
-            f"--form {name} is not a regulated form: choose 五绝, 七绝, 五律 or 七律 (or 五絕, 五言绝句 ...)"
-        )
-    if canonical not in known:
-        raise UserError(f"--form {name} is not one this model was trained on: choose from {', '.join(known)}")
-    return known[canonical]
+    from poemnet.common.form_data import find_form  # the 词牌 table loads only for a named form
+
+    return find_form(name, model.forms, CANONICAL_FORM)
 
 
 def first_chars(model, form, start, acrostic):
@@ -107,10 +107,12 @@ def first_chars(model, form, start, acrostic):
     return {}
 
 
-def constraints(r, model, forced):
+def constraints(r, model, form, forced):
     """The request's decoding options as Constraints, checked against what the model file carries."""
     if r.template is not None and not r.tones:
         raise UserError("--template chooses a 平仄 template: pass --tones with it")
+    if r.first_line is not None and 0 in forced:
+        raise UserError("--first-line gives the first character already: leave out --start or --acrostic")
     group = None
     if r.rhyme and model.prosody is not None:  # without prosody data poem_rules refuses --rhyme
         from poemnet.common.prosody import group_id  # only for a named group: plain runs start faster
@@ -126,6 +128,10 @@ def constraints(r, model, forced):
         template=r.template,
         no_repeat=r.no_repeat,
         novel=r.novel,
+        parallel=r.parallel,
+        title=topic.check_title(model.vocab, model.script, r.title),
+        keywords=topic.check_keywords(model.vocab, model.script, form, r.keywords),
+        first_line=topic.check_first_line(model.vocab, model.script, form, r.first_line),
     )
 
 
@@ -133,13 +139,14 @@ def prepare(model, r):
     """Check the request against the model: (form, decoder, sampling, seed, n) for the loop."""
     sampling = check_sampling(r)
     form = choose_form(model, r.form)
-    wanted = constraints(r, model, first_chars(model, form, r.start, r.acrostic))
+    wanted = constraints(r, model, form, first_chars(model, form, r.start, r.acrostic))
     decoder = poem_rules(
         model.vocab,
         form,
         constraints=wanted,  # prosody and the filter are read on first use
         prosody=model.prosody if wanted.needs_prosody else None,
         line_filter=model.line_filter if wanted.needs_line_filter else None,
+        parallel_pairs=model.parallel_pairs if wanted.parallel else None,
     )
     seed = r.seed if r.seed is not None else int.from_bytes(os.urandom(4), "big") >> 1  # secrets costs its import
     return Prepared(form, decoder, sampling, seed, r.n)

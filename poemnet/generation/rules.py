@@ -8,15 +8,27 @@ Rules combine by AND. The hard rules (layout, forced first characters) always ho
 position, only where they would leave no candidate, and each such relaxation is reported.
 A rule marked `narrows` (the novel-line check, costly) also takes `within`, the tokens the other
 rules allow, and may check only those.
+
+One engine for every form (forms.py): a 诗 form or a 词牌, each a layout of lines and marks with
+its templates in the model's prosody data. A 诗 rhymes by 平水韵 平 group; a 词 by 词林正韵 部,
+each rhyme line in the tone its template gives it (rhyme_tones) and each rhyme set in one 部.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from poemnet.common.errors import UserError
-from poemnet.common.forms import COMMA, HANZI_RANGES, PERIOD
+from poemnet.common.forms import COMMA, HANZI_RANGES, PERIOD, PUNCTUATION
 from poemnet.generation.line_filter import completed_hashes, prefix_hashes
+from poemnet.generation.rhyme_rules import (  # noqa: F401 (re-exported: generate.py takes the rules from here)
+    RhymeGroupRule,
+    end_mask,
+    form_template,
+    rhyme_lines,
+    rhyme_rule,
+    rhymes_at_line,
+)
 
 
 @dataclass(frozen=True)
@@ -29,6 +41,7 @@ class TokenClasses:
     period: int
     eos: int
     code_points: np.ndarray  # int64 [V]: each character's code point, 0 for other tokens
+    marks: dict = field(default_factory=dict)  # the id of each punctuation mark the vocabulary has
 
     @classmethod
     def from_vocab(cls, vocab):
@@ -38,8 +51,9 @@ class TokenClasses:
             hanzi |= (code_points >= lo) & (code_points <= hi)
         hanzi[: vocab.num_reserved] = False
         code_points[~hanzi] = 0
+        marks = {mark: vocab.index[mark] for mark in PUNCTUATION if mark in vocab.index}
         return cls(
-            len(vocab), hanzi, vocab.index.get(COMMA, -1), vocab.index.get(PERIOD, -1), vocab.eos_id, code_points
+            len(vocab), hanzi, vocab.index.get(COMMA, -1), vocab.index.get(PERIOD, -1), vocab.eos_id, code_points, marks
         )
 
 
@@ -50,15 +64,14 @@ def _only(size, token_id):
 
 
 def format_rule(form, classes):
-    """Exactly the form's layout: characters in lines, ，/。 at line ends, then <eos>."""
+    """Exactly the form's layout: characters in lines, each line's mark at its end, then <eos>."""
     if classes.comma < 0 or classes.period < 0:
         raise UserError("the vocabulary lacks ， or 。: it was not built from poems; train on a poem corpus")
-    slots = {
-        COMMA: _only(classes.size, classes.comma),
-        PERIOD: _only(classes.size, classes.period),
-        "end": _only(classes.size, classes.eos),
-        "char": classes.hanzi,
-    }
+    lacking = [mark for _, mark in form.layout if mark not in classes.marks]
+    if lacking:
+        raise UserError(f"the vocabulary lacks {lacking[0]}, which {form.name} ends a line with: train on its poems")
+    slots = {mark: _only(classes.size, classes.marks[mark]) for _, mark in form.layout}
+    slots |= {"end": _only(classes.size, classes.eos), "char": classes.hanzi}
 
     def rule(position, history):
         return slots[form.slot(position)]
@@ -76,36 +89,27 @@ def line_start_rule(form, first_ids, size):
     return rule
 
 
-def _line_end(form, line):
-    return line * (form.line_len + 1) + form.line_len - 1
-
-
-def rhymes_at_line(template_lines, line):
-    """Even lines rhyme; line 1 rhymes when its template ends it in 平."""
-    return line % 2 == 1 or (line == 0 and template_lines[0][-1] == "平")
-
-
 class TemplateRule:
     """The 平仄 of one of several templates. A row keeps the templates its characters fit (all, at
     first): the poem's own characters choose its template, with no random draw."""
 
     def __init__(self, form, templates, prosody, rhyme):
         self.form, self.names = form, [t["name"] for t in templates]
-        self.requirements = np.stack([self._requirements(t["lines"], prosody, rhyme) for t in templates])
+        self.requirements = np.stack([self._requirements(t, prosody, rhyme) for t in templates])
         self._memo = None  # (history, live) of the last call: the loop asks position after position
 
-    def _requirements(self, lines, prosody, rhyme):
+    def _requirements(self, template, prosody, rhyme):
         """bool [positions, V]: what each position allows under one template (all, at punctuation)."""
         req = np.ones((self.form.length, len(prosody.ping)), bool)
-        for i, line in enumerate(lines):
+        rhymes = rhyme_lines(template)
+        for i, line in enumerate(template["lines"]):
+            start = self.form.line_position(i)
             for j, tone in enumerate(line):
-                position = i * (self.form.line_len + 1) + j
-                if rhyme and j == self.form.line_len - 1 and rhymes_at_line(lines, i):
-                    req[position] = prosody.rhyme_char
-                elif rhyme and j == self.form.line_len - 1:  # a 仄 end that a reader could take for a rhyme: no
-                    req[position] = prosody.ze_only
+                end = end_mask(self.form, prosody, rhymes.get(i), tone) if rhyme and j == len(line) - 1 else None
+                if end is not None:
+                    req[start + j] = end
                 elif tone in "平仄":
-                    req[position] = prosody.ping if tone == "平" else prosody.ze
+                    req[start + j] = prosody.ping if tone == "平" else prosody.ze
         return req
 
     def alive(self, history):
@@ -135,60 +139,6 @@ class TemplateRule:
     def chosen(self, history):
         """Each row's template: the first it still keeps at the end."""
         return [self.names[int(np.argmax(row))] for row in self.alive(history)]
-
-
-def rhyme_rule(form, prosody):
-    """Without a template: lines 2, 4, 6, 8 end in a rhyme character; line 1 in a rhyme character
-    or a 仄-only one; lines 3, 5, 7 in a 仄-only one (a character with a 平 reading would seem to
-    rhyme). No line ends in a character that ended an earlier line (重韵)."""
-    ends = [_line_end(form, line) for line in range(form.num_lines)]
-    masks = {}
-    for line, end in enumerate(ends):
-        if line % 2 == 1:
-            masks[end] = prosody.rhyme_char
-        else:
-            masks[end] = prosody.ze_only | (prosody.rhyme_char if line == 0 else False)
-
-    def rule(position, history):
-        base = masks.get(position)
-        earlier = [p for p in ends if p < position]
-        if base is None or not earlier:
-            return base
-        mask = np.repeat(base[None, :], len(history), axis=0)
-        mask[np.repeat(np.arange(len(history)), len(earlier)), history[:, earlier].ravel()] = False
-        return mask
-
-    return rule
-
-
-class RhymeGroupRule:
-    """Every rhyme character at a line end in one group: the given one, or the first drawn."""
-
-    def __init__(self, form, prosody, group=None):
-        self.prosody, self.fixed = prosody, group
-        self.ends = [_line_end(form, line) for line in range(form.num_lines)]
-
-    def group(self, history):
-        """int [B]: each row's rhyme group, -1 while none is set."""
-        n = len(history)
-        if self.fixed is not None:
-            return np.full(n, self.fixed)
-        ends = [p for p in self.ends if p < history.shape[1]]
-        if not ends:
-            return np.full(n, -1)
-        groups = self.prosody.rhyme_group[history[:, ends]]
-        first = np.argmax(groups >= 0, axis=1)
-        return np.where((groups >= 0).any(axis=1), groups[np.arange(n), first], -1)
-
-    def __call__(self, position, history):
-        if position not in self.ends:
-            return None
-        group = self.group(history)
-        if (group < 0).all():
-            return None
-        mask = ~self.prosody.rhyme_char[None, :] | (self.prosody.rhyme_group[None, :] == group[:, None])
-        mask[group < 0] = True
-        return mask
 
 
 def no_repeat_rule(classes, forced=None):
@@ -221,8 +171,8 @@ def novel_rule(form, classes, line_filter):
     exact inside `within` and True outside it."""
 
     def rule(position, history, within=None):
-        line, col = divmod(position, form.line_len + 1)
-        if col != form.line_len - 1 or line >= form.num_lines:
+        line, col = form.locate(position)
+        if line is None or col != form.layout[line][0] - 1:
             return None
         n, size = len(history), classes.size
         checked = classes.hanzi if within is None else within & classes.hanzi

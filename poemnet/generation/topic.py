@@ -17,10 +17,15 @@ from poemnet.common.writing_system import to_model_char
 MAX_TITLE = 12  # the builder cuts titles at this length too
 
 
-def title_prefix(vocab, script, title):
-    """The token ids a title puts before the form token, or [] for no title."""
+def title_prefix_ids(vocab, title):
+    """Token ids of a title already in the model's characters (title_prefix checks and maps one)."""
+    return [] if not title else [vocab.index[ch] for ch in title] + [vocab.title_end_id]
+
+
+def check_title(vocab, script, title):
+    """The title in the model's characters, checked; None for no title."""
     if title is None:
-        return []
+        return None
     if vocab.title_end_id is None:
         raise UserError("this model was not trained with titles: leave out --title, or use a model that knows them")
     title = title.strip()
@@ -28,14 +33,14 @@ def title_prefix(vocab, script, title):
         raise UserError("--title is empty: give a title such as 秋夜寄友, or leave it out")
     if len(title) > MAX_TITLE:
         raise UserError(f"--title {title!r} has {len(title)} characters, at most {MAX_TITLE}: shorten it")
-    return [vocab.index[to_model_char(ch, vocab, script, "--title character")] for ch in title] + [vocab.title_end_id]
+    return "".join(to_model_char(ch, vocab, script, "--title character") for ch in title)
 
 
-def keyword_ids(vocab, script, form, keywords):
-    """[[token ids] per keyword], each checked to fit inside one line before its last character."""
+def check_keywords(vocab, script, form, keywords):
+    """The keywords in the model's characters, each checked to fit inside one line before its end."""
     result = []
     room = min(form_line_lengths(form)) - 1
-    for word in keywords:
+    for word in keywords or ():
         word = word.strip()
         if not word:
             raise UserError("--keywords has an empty keyword: separate keywords with commas, e.g. 江,月,孤舟")
@@ -43,28 +48,30 @@ def keyword_ids(vocab, script, form, keywords):
             raise UserError(
                 f"--keywords {word!r} has {len(word)} characters; in a {form.name} a keyword fits in {room}: shorten it"
             )
-        result.append([vocab.index[to_model_char(ch, vocab, script, "--keywords character")] for ch in word])
+        result.append("".join(to_model_char(ch, vocab, script, "--keywords character") for ch in word))
     if len(result) > form.num_lines:
         raise UserError(
             f"--keywords gives {len(result)} keywords for the {form.num_lines} lines of a {form.name}: "
             "give at most one per line"
         )
-    return result
+    return tuple(result)
 
 
-def first_line_ids(vocab, script, form, text):
-    """{position: token id} of a given first line, checked against the form's layout."""
+def check_first_line(vocab, script, form, text):
+    """A given first line in the model's characters, checked against the form's layout; None for none."""
+    if text is None:
+        return None
     text = text.strip().rstrip("，。、？！；,.")
     length = form_line_lengths(form)[0]
     if len(text) != length:
         raise UserError(
             f"--first-line {text!r} has {len(text)} characters; the first line of a {form.name} has {length}"
         )
-    return {i: vocab.index[to_model_char(ch, vocab, script, "--first-line character")] for i, ch in enumerate(text)}
+    return "".join(to_model_char(ch, vocab, script, "--first-line character") for ch in text)
 
 
 def form_line_lengths(form):
-    return [form.line_len] * form.num_lines if hasattr(form, "line_len") and form.line_len else form.line_lengths
+    return list(form.line_lengths)
 
 
 def forced_rule(positions, size):

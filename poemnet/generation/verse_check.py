@@ -35,6 +35,23 @@ def rhymes(text, form, script="simplified"):
     return bool(shared_groups(text, form, script))
 
 
+def repeats_rhyme(text, form, script="simplified"):
+    """重韵: a character ends two of the lines that rhyme."""
+    ends = [text[p] for p in rhyme_positions(text, form, script)]
+    return len(set(ends)) < len(ends)
+
+
+def ambiguous_end(text, form, script="simplified"):
+    """A line that must not rhyme ends in a character a reader could take for a rhyme: lines 3, 5,
+    7 in one with a 平 reading (平 or either); line 1 in an "either" character (a 平-only one
+    rhymes there, a 仄-only one does not: only an either leaves the reader guessing)."""
+    for line in range(0, form.num_lines, 2):
+        tone, _ = prosody.char_info(text[line_end(form, line)], script)
+        if tone == prosody.EITHER or (line > 0 and tone == prosody.PING):
+            return True
+    return False
+
+
 def fits_mark(mark, tone):
     """Whether a character of tone class `tone` may stand where a template says 平, 仄 or 中."""
     if mark == "中" or tone == prosody.EITHER:

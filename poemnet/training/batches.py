@@ -4,6 +4,12 @@ A row is <bos> <form> poem <eos>; for a model that learns titles, a share of the
 step and place, like the dropout seeds) are <bos> title <title> <form> poem <eos>, right-padded
 to the batch's longest. Only the poem and <eos> are targets: every row of a form has the same
 number of them, so N processes x B still train exactly like 1 x NB.
+
+词 (data.ci_corpus) train beside the 诗, each row with its 词牌's token. A 词牌's poems come in
+several layouts and lengths, so the training rows of 词 are bucketed by the poem's length across
+词牌 ("词 48": every 词 of 48 characters and marks): a global batch draws from one bucket, and its
+rows keep the same number of targets. A bucket with fewer rows than a global batch is not trained
+(see report_setup). The validation rows are per 词牌, right-padded: their loss sums are exact.
 """
 
 import contextlib
@@ -16,57 +22,90 @@ import torch.nn.functional as F
 from poemnet.common import corpus
 from poemnet.common.corpus import split
 from poemnet.common.errors import UserError
+from poemnet.common.form_data import form_named, supported_cipai
 from poemnet.common.forms import FORMS
 from poemnet.common.vocab import Vocab
 
 IGNORE = -100  # target id that the loss skips
+CI_BUCKET = "词"  # the training rows of 词 of one length: "词 48"
 
 
 @dataclass
 class PoemData:
     vocab: Vocab
-    train: dict  # form -> LongTensor [N, T] of token ids; all poems of one form have one length
-    val: dict
-    forms: list  # forms present, in FORMS order
+    train: dict  # 诗 form or 词 bucket -> LongTensor [N, T] of token ids, rows of one length
+    val: dict  # form -> LongTensor [N, T]; a 词牌's rows right-padded
+    forms: list  # forms present: 诗 in FORMS order, then 词牌 in the corpus's order (most poems first)
     script: str  # "simplified" or "traditional", from the builder's report beside the corpus
-    train_titles: dict = None  # form -> [title token ids per row] (a model that learns titles)
+    train_titles: dict = None  # key of train -> [title token ids per row] (a model that learns titles)
     val_titles: dict = None
+    bucket_forms: dict = None  # key of train -> the forms of its rows
+
+    def forms_in(self, keys):
+        """The forms with rows in the training buckets `keys`, in self.forms order."""
+        found = set().union(*((self.bucket_forms or {}).get(k, {k}) for k in keys))
+        return [f for f in self.forms if f in found]
 
 
 def load_data(data_config):
-    """Load the corpus named by the config, split it and build the vocabulary from the train split."""
+    """Load the corpus named by the config (and its 词 corpus), split it and build the vocabulary
+    from the train split."""
     poems = corpus.load(data_config.corpus)
     if data_config.forms:
         poems = [p for p in poems if p.form in data_config.forms]
     if not poems:
         raise UserError(f"no poems of forms {data_config.forms} in corpus {data_config.corpus}: change data.forms")
-    train_poems, val_poems = split(poems, data_config.val_fraction)
+    ci_poems, ci_forms = load_ci(data_config)
+    train_poems, val_poems = split(poems + ci_poems, data_config.val_fraction)
     if not train_poems or not val_poems:
         raise UserError("the train or validation split is empty: use a larger corpus or another data.val_fraction")
     titles = data_config.title_share > 0
     texts = [p.text + (p.title if titles else "") for p in train_poems]
-    vocab = Vocab.build(texts, data_config.min_count, titles=titles)
-    forms = [f for f in FORMS if any(p.form == f for p in train_poems)]
-    data = PoemData(
-        vocab, _encode(train_poems, vocab), _encode(val_poems, vocab), forms, corpus.script_of(data_config.corpus)
-    )
+    vocab = Vocab.build(texts, data_config.min_count, forms=tuple(FORMS) + tuple(ci_forms), titles=titles)
+    present = {p.form for p in train_poems}
+    forms = [f for f in FORMS if f in present] + [f for f in ci_forms if f in present]
+    train, train_titles, buckets = _encode(train_poems, vocab, by_length=True)
+    val, val_titles, _ = _encode(val_poems, vocab, by_length=False)
+    data = PoemData(vocab, train, val, forms, corpus.script_of(data_config.corpus), bucket_forms=buckets)
     if titles:
-        data.train_titles, data.val_titles = _encode_titles(train_poems, vocab), _encode_titles(val_poems, vocab)
+        data.train_titles, data.val_titles = train_titles, val_titles
     return data
 
 
-def _encode(poems, vocab):
-    by_form = {}
-    for p in poems:
-        by_form.setdefault(p.form, []).append(vocab.encode_poem(p.text, p.form))
-    return {form: torch.tensor(rows, dtype=torch.long) for form, rows in by_form.items()}
+def load_ci(data_config):
+    """(the 词 of data.ci_forms, or of every supported 词牌, in data.ci_corpus; their 词牌 in the
+    corpus's order), or ([], []) without a 词 corpus."""
+    if not data_config.ci_corpus:
+        return [], []
+    wanted = {form_named(f).name for f in data_config.ci_forms} or set(supported_cipai())
+    poems = [p for p in corpus.load(corpus.resolve_ci(data_config.ci_corpus)) if p.form in wanted]
+    if not poems:
+        raise UserError(f"no 词 of the 词牌 {sorted(wanted)[:3]} in {data_config.ci_corpus}: change data.ci_forms")
+    order = [f for f in supported_cipai() if f in wanted]
+    return poems, order + sorted(wanted - set(order))
 
 
-def _encode_titles(poems, vocab):
-    by_form = {}
+def untrained_ci(data, trained_keys):
+    """(词 training rows in buckets a global batch never draws, all 词 training rows)."""
+    ci = {key: len(rows) for key, rows in data.train.items() if key.startswith(CI_BUCKET + " ")}
+    return sum(n for key, n in ci.items() if key not in set(trained_keys)), sum(ci.values())
+
+
+def _encode(poems, vocab, by_length):
+    """({key: LongTensor of the rows}, {key: [title ids per row]}, {key: forms of its rows}); the key
+    is the form, or for a 词 with `by_length` its length's bucket. Rows of unequal length (a 词牌's
+    validation rows) are right-padded."""
+    groups = {}
     for p in poems:
-        by_form.setdefault(p.form, []).append(vocab.encode(p.title))
-    return by_form
+        key = f"{CI_BUCKET} {len(p.text)}" if by_length and p.form not in FORMS else p.form
+        groups.setdefault(key, []).append(p)
+    tokens, titles = {}, {}
+    for key, group in groups.items():
+        rows = [vocab.encode_poem(p.text, p.form) for p in group]
+        width = max(len(r) for r in rows)
+        tokens[key] = torch.tensor([r + [vocab.pad_id] * (width - len(r)) for r in rows], dtype=torch.long)
+        titles[key] = [vocab.encode(p.title) for p in group]
+    return tokens, titles, {key: {p.form for p in group} for key, group in groups.items()}
 
 
 def with_titles(plain, titles, titled, pad_id, title_end_id):

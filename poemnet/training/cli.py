@@ -61,6 +61,9 @@ def export(argv=None, prog=None):
         texts = [p.text for p in corpus.load(source)]
     except UserError as e:
         raise UserError(f"{e} (export reads the training corpus for the --novel line filter; pass --corpus PATH)")
+    ci_source = trained.cfg.data.ci_corpus  # the 词 the model learned: their lines join the filter
+    if ci_source:
+        texts += [p.text for p in corpus.load(corpus.resolve_ci(ci_source))]
     props = onnx_export.metadata(
         trained.model,
         trained.vocab,
@@ -68,12 +71,13 @@ def export(argv=None, prog=None):
         trained.script,
         trained.weights_sha256,
         corpus_texts=texts,
-        training={"corpus": source, "val_fraction": trained.cfg.data.val_fraction},
+        training={"corpus": source, "val_fraction": trained.cfg.data.val_fraction}
+        | ({"ci_corpus": ci_source} if ci_source else {}),
     )
     onnx_export.export(trained.model, props, out)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
     if args.quantize:
         int8 = out.with_name(out.stem + "-int8.onnx")
         onnx_export.quantize_int8(out, int8)
-        lstm = onnx_export.count_ops(int8).get("DynamicQuantizeLSTM", 0)
-        print(f"wrote {int8} ({int8.stat().st_size / 1e6:.1f} MB, {lstm} quantized LSTM layers)")
+        products = onnx_export.count_ops(int8).get("MatMulInteger", 0)
+        print(f"wrote {int8} ({int8.stat().st_size / 1e6:.1f} MB, {products} integer matrix products)")

@@ -21,9 +21,19 @@ class DataConfig:
     min_count: int = 2  # characters seen fewer times become <unk>
     val_fraction: float = 0.05  # share of poems (chosen by a hash of the text) held out for validation
     title_share: float = 0.0  # share of training rows given their title; 0 = the model knows no titles
+    ci_corpus: typing.Optional[str] = None  # 词 beside the 诗: "embedded" (the packaged 宋词), a file, or null
+    ci_forms: list = field(default_factory=list)  # 词牌 to train on; empty = every supported 词牌 in ci_corpus
 
     def validate(self):
+        from poemnet.common.form_data import form_named
+
         _check(all(f in FORMS for f in self.forms), f"data.forms: each must be one of {list(FORMS)}")
+        unknown = [f for f in self.ci_forms if not isinstance(f, str) or getattr(form_named(f), "kind", None) != "词"]
+        _check(
+            not unknown,
+            f"data.ci_forms: {(unknown or [''])[0]} is not a supported 词牌 (`poemnet list cipai` shows them)",
+        )
+        _check(not self.ci_forms or self.ci_corpus, "data.ci_forms names 词牌 to train: set data.ci_corpus too")
         _check(self.min_count >= 1, "data.min_count must be >= 1")
         _check(0.0 < self.val_fraction < 0.5, "data.val_fraction must be in (0, 0.5)")
         _check(0.0 <= self.title_share <= 1.0, "data.title_share must be in [0, 1]")

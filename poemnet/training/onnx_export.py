@@ -14,8 +14,11 @@ import torch
 from poemnet.common.atomic import write_bytes_atomic
 from poemnet.common.corpus import is_validation
 from poemnet.common.couplets import PairTable
+from poemnet.common.errors import UserError
+from poemnet.common.form_data import form_named, split_lines
+from poemnet.common.forms import detect_form
 from poemnet.common.prosody import vocab_prosody
-from poemnet.generation.line_filter import LineFilter, corpus_lines
+from poemnet.generation.line_filter import LineFilter
 from poemnet.generation.model_file import INPUTS, OUTPUTS, metadata_props
 from poemnet.training.model import StepModule
 
@@ -26,12 +29,20 @@ OPSET = 17
 def metadata(model, vocab, forms, script, weights_sha256, quantization="none", corpus_texts=None, training=None):
     """The model file's metadata (model_file.py): vocabulary, forms, dimensions, the prosody data of
     every vocabulary entry and, given the corpus, the Bloom filter of its lines (for --novel) and
-    the 对仗 pairs of its training split's 律诗 (for --parallel)."""
+    the 对仗 pairs of its training split's 律诗 (for --parallel). `forms`: names of 诗 forms and 词牌
+    (their layouts and templates come from form_data) or Forms."""
+    named = [form_named(f) if isinstance(f, str) else f for f in forms]
+    if None in named:
+        unknown = forms[named.index(None)]
+        raise UserError(f"{unknown} is neither a 诗 form nor a supported 词牌: train on the forms `poemnet list` shows")
+    forms = named
     line_filter = pairs = None
-    if corpus_texts is not None:
-        line_filter = LineFilter.build(corpus_lines(corpus_texts))
+    if corpus_texts is not None:  # every line, whatever mark closes it (a 词's 、？！； too)
+        line_filter = LineFilter.build(line for text in corpus_texts for line, _ in split_lines(text) or ())
         val_fraction = (training or {}).get("val_fraction")
-        train_texts = [t for t in corpus_texts if not val_fraction or not is_validation(t, val_fraction)]
+        train_texts = [  # the 诗 of the training split: a 词 of eight lines is no 律诗
+            t for t in corpus_texts if detect_form(t) and not (val_fraction and is_validation(t, val_fraction))
+        ]
         pairs = PairTable.from_poems(train_texts).strongest()
     return metadata_props(
         vocab=vocab,

@@ -22,11 +22,11 @@ from accelerate.utils import InitProcessGroupKwargs, parse_flag_from_env, set_se
 from tqdm import tqdm
 
 from poemnet.common.errors import UserError
-from poemnet.common.forms import FORMS
+from poemnet.common.form_data import form_named
 from poemnet.generation.generate import generate, poem_rules
 from poemnet.generation.sampling import Sampling
 from poemnet.training import artifact, checkpoint, precision, ranks
-from poemnet.training.batches import BatchSchedule, inputs_and_targets, load_data, loss_sums
+from poemnet.training.batches import BatchSchedule, inputs_and_targets, load_data, loss_sums, untrained_ci
 from poemnet.training.checkpoint import NonFiniteWeights
 from poemnet.training.config import flatten, save_config
 from poemnet.training.model import PoemLSTM, numpy_step_fn
@@ -116,7 +116,7 @@ class Trainer:
             title_share=cfg.data.title_share,
             vocab=self.data.vocab,
         )
-        self.forms = [f for f in self.data.forms if f in self.batches.trained_forms()]
+        self.forms = self.data.forms_in(self.batches.trained_forms())
         if not self.forms:
             raise UserError(
                 f"the training split has fewer poems of one form than a global batch of {self.global_batch}: "
@@ -193,13 +193,13 @@ class Trainer:
         model.eval()
         step_fn, zero_state = numpy_step_fn(model)
         poems = []
-        for name in self.forms:
-            rules = poem_rules(self.data.vocab, FORMS[name])
+        for form in map(form_named, self.forms):
+            rules = poem_rules(self.data.vocab, form)
             poems += generate(
                 step_fn,
                 zero_state,
                 self.data.vocab,
-                FORMS[name],
+                form,
                 self.cfg.train.num_samples,
                 rules,
                 Sampling(temperature=0.8, top_k=40),
@@ -339,6 +339,9 @@ def report_setup(trainer):
     )
     acc.print(f"compute dtypes: {trainer.precision}")
     untrained = [f for f in trainer.data.forms if f not in trainer.forms]
+    left, total = untrained_ci(trainer.data, trainer.batches.trained_forms())
+    if left:
+        acc.print(f"note: {left} of {total} 词 not trained: fewer poems of their length than a global batch")
     if untrained:
         acc.print(
             f"note: {', '.join(untrained)} not trained: fewer training poems than a global batch of "

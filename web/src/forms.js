@@ -1,6 +1,8 @@
-// The twin of poemnet/common/forms.py: a form's exact layout. The layouts and the ranges of the
-// characters come from model.json (model_file.js), so that no table here can drift from Python's.
+// The twin of poemnet/common/forms.py: a form's exact layout, lines of characters each closed by a
+// punctuation mark (a 诗 form or a 词牌). The layouts and the ranges of the characters come from
+// model.json (model_file.js), so that no table here can drift from Python's.
 export const COMMA = '，', PERIOD = '。';
+export const PUNCTUATION = '，。、？！；';  // each ends a line
 
 export function hanziTest(ranges) {  // [[lo, hi] inclusive code points] -> (string) -> is one hanzi
   return (token) => {
@@ -12,20 +14,43 @@ export function hanziTest(ranges) {  // [[lo, hi] inclusive code points] -> (str
 }
 
 export class Form {
-  constructor(name, lineLen, numLines) { Object.assign(this, { name, lineLen, numLines }); }
+  // layout: [[characters in the line, its punctuation mark], ...]; pian: the 下片's first line or null
+  constructor(name, layout, { kind = '诗', pian = null, traditional = null } = {}) {
+    Object.assign(this, { name, layout, kind, pian, traditional });
+    this.starts = [0];  // each line's first position, then the poem's length
+    for (const [n] of layout) this.starts.push(this.starts.at(-1) + n + 1);
+  }
 
-  get length() { return this.numLines * (this.lineLen + 1); }  // characters and punctuation
+  get numLines() { return this.layout.length; }
 
-  slot(position) {  // what belongs at `position`: 'char', COMMA, PERIOD or 'end'
-    if (position >= this.length) return 'end';
-    const line = Math.floor(position / (this.lineLen + 1)), col = position % (this.lineLen + 1);
-    if (col < this.lineLen) return 'char';
-    return line % 2 === 0 ? COMMA : PERIOD;
+  get lineLen() {  // characters per line where every line has as many (a 诗 form), else null
+    const lengths = new Set(this.layout.map(([n]) => n));
+    return lengths.size === 1 ? [...lengths][0] : null;
+  }
+
+  get length() { return this.starts.at(-1); }  // characters and punctuation
+
+  linePosition(line) { return this.starts[line]; }  // a line's first character
+
+  lineEnd(line) { return this.starts[line + 1] - 2; }  // a line's last character
+
+  locate(position) {  // [line, column] inside the poem (the mark's column is the line's length), or [null, null]
+    if (position < 0 || position >= this.length) return [null, null];
+    let line = 0;
+    while (this.starts[line + 1] <= position) line++;
+    return [line, position - this.starts[line]];
+  }
+
+  slot(position) {  // what belongs at `position`: 'char', the line's mark, or 'end'
+    const [line, col] = this.locate(position);
+    if (line === null) return 'end';
+    const [n, mark] = this.layout[line];
+    return col < n ? 'char' : mark;
   }
 
   lineStart(position) {  // the line index if `position` starts a line, else null
-    const line = Math.floor(position / (this.lineLen + 1)), col = position % (this.lineLen + 1);
-    return col === 0 && line < this.numLines ? line : null;
+    const [line, col] = this.locate(position);
+    return col === 0 ? line : null;
   }
 
   matches(text, isHanzi) {
@@ -36,9 +61,8 @@ export class Form {
     });
   }
 
-  lines(text) {
-    const chars = Array.from(text), step = this.lineLen + 1, out = [];
-    for (let i = 0; i < chars.length; i += step) out.push(chars.slice(i, i + step).join(''));
-    return out;
+  lines(text) {  // each line with its mark
+    const chars = Array.from(text);
+    return this.layout.map((_, line) => chars.slice(this.starts[line], this.starts[line + 1]).join(''));
   }
 }

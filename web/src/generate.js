@@ -1,14 +1,18 @@
 // The twin of poemnet/generation/generate.py: the rules of a request in the same order, and the
 // generation loop, one poem at a time (Python runs a batch).
 import { UserError } from './errors.js';
-import { RhymeGroupRule, TemplateRule, TokenClasses, allowedTokens, formatRule, lineStartRule, maskLogits,
-         noRepeatRule, novelRule, rhymeRule } from './rules.js';
+import { lookAhead, penultimatePositions } from './lookahead.js';
+import { RhymeGroupRule, TemplateRule, TokenClasses, allowedTokens, formatRule, lineStartRule, noRepeatRule, novelRule,
+         rhymeRule } from './rules.js';
 import { mulberry32, sample } from './sampling.js';
+import { parallelBias, positionScores, wordPairs } from './scoring.js';
+import { forcedRule, keywordRule, titlePrefixIds } from './topic.js';
 
 export class Constraints {  // what the user asked of the poem beyond its layout
   constructor({ firstChars = {}, rhyme = false, rhymeGroup = null, tones = false, template = null, noRepeat = false,
-                novel = false } = {}) {
-    Object.assign(this, { firstChars, rhyme, rhymeGroup, tones, template, noRepeat, novel });
+                novel = false, parallel = false, lookahead = true, title = null, keywords = [], firstLine = null } = {}) {
+    Object.assign(this, { firstChars, rhyme, rhymeGroup, tones, template, noRepeat, novel, parallel, lookahead });
+    Object.assign(this, { title, keywords, firstLine });  // topic.js: read before the form, must appear, given
     Object.freeze(this);
   }
 
@@ -18,7 +22,9 @@ export class Constraints {  // what the user asked of the poem beyond its layout
 }
 
 export class Decoder {  // the rules of one request, and what they chose per poem
-  constructor(rules, groupNames = null) { Object.assign(this, { rules, templates: null, rhymeGroups: null, groupNames }); }
+  constructor(rules, groupNames = null) {
+    Object.assign(this, { rules, templates: null, rhymeGroups: null, groupNames, bias: null, ahead: new Set(), title: [] });
+  }
 
   describe(history) {  // the template the poem followed and its rhyme group, where those rules are on
     const info = {};
@@ -32,22 +38,31 @@ export class Decoder {  // the rules of one request, and what they chose per poe
 }
 
 // The form's layout and forced first characters (hard), then the soft rules in the order they are
-// relaxed: tones, rhyme group, rhyme, novel lines, no repeats.
-export function poemRules(vocab, form, constraints, prosody = null, lineFilter = null) {
+// relaxed: tones, rhyme group, rhyme, novel lines, no repeats; the 对仗 bias, and where rhyme or
+// tones restrict the line ends, the lookahead.
+export function poemRules(vocab, form, constraints, prosody = null, lineFilter = null, parallelPairs = null) {
   const c = constraints, classes = TokenClasses.fromVocab(vocab);
   const hard = [formatRule(form, classes)];
   const forced = Object.fromEntries(Object.entries(c.firstChars).map(([line, ch]) => [Number(line), vocab.index.get(ch)]));
   if (Object.keys(forced).length) hard.push(lineStartRule(form, forced, vocab.length));
+  const positions = forcedPositions(vocab, form, forced, c.firstLine);  // every forced character
+  if (c.firstLine) hard.push(forcedRule(firstLinePositions(vocab, c.firstLine), vocab.length));
   if (c.needsProsody && !prosody) {
     throw new UserError('this model carries no prosody data (tones and rhyme groups): build the page with a re-exported model');
   }
   if (c.needsLineFilter && !lineFilter) {
     throw new UserError('this model carries no corpus line filter: build the page with a re-exported model');
   }
+  if (c.parallel && !parallelPairs) {
+    throw new UserError('this model carries no 对仗 pairs: build the page with a re-exported model to use 对仗');
+  }
   const decoder = new Decoder({ hard, soft: [] }, prosody?.groupNames ?? null);
+  decoder.title = titlePrefixIds(vocab, c.title);
+  if (c.parallel) decoder.bias = parallelBias(form, parallelPairs, vocab.length);
+  if (c.lookahead && c.needsProsody) decoder.ahead = penultimatePositions(form);
   const soft = decoder.rules.soft;
   if (c.tones) {
-    decoder.templates = new TemplateRule(form, templates(prosody, form, c.template, forced), prosody, c.rhyme);
+    decoder.templates = new TemplateRule(form, templates(prosody, form, c.template, positions), prosody, c.rhyme);
     soft.push(['tones', decoder.templates.rule()]);
   }
   if (c.rhyme) {
@@ -55,14 +70,26 @@ export function poemRules(vocab, form, constraints, prosody = null, lineFilter =
     soft.push(['rhyme_group', decoder.rhymeGroups.rule()], ['rhyme', rhymeRule(form, prosody)]);
   }
   if (c.novel) soft.push(['novel', novelRule(form, classes, lineFilter)]);
-  if (c.noRepeat) {
-    const starts = Object.fromEntries(Object.entries(forced).map(([line, token]) => [line * (form.lineLen + 1), token]));
-    soft.push(['no_repeat', noRepeatRule(classes, starts)]);
+  if (c.noRepeat) soft.push(['no_repeat', noRepeatRule(classes, positions)]);
+  if (c.keywords.length) {  // relaxed last: what the poem is about outweighs the other soft rules
+    const words = c.keywords.map((word) => Array.from(word, (ch) => vocab.index.get(ch)));
+    soft.push(['keywords', keywordRule(form, words, vocab.length)]);
   }
   return decoder;
 }
 
-// The form's templates (or the named one) that fit the forced first characters best.
+function firstLinePositions(vocab, firstLine) {  // {position: token id} of a given first line
+  return Object.fromEntries(Array.from(firstLine ?? '', (ch, p) => [p, vocab.index.get(ch)]));
+}
+
+// {position: token id} of every forced character: start characters, an acrostic, a first line
+function forcedPositions(vocab, form, forced, firstLine) {
+  const starts = Object.entries(forced).map(([line, token]) => [form.linePosition(Number(line)), token]);
+  return { ...Object.fromEntries(starts), ...firstLinePositions(vocab, firstLine) };
+}
+
+// The form's templates (or the named one) that fit the forced characters ({position: token}) best:
+// a start character, an acrostic or a given first line chooses among them.
 function templates(prosody, form, name, forced) {
   const known = prosody.templates[form.name] ?? [];
   if (name !== null) {
@@ -73,8 +100,8 @@ function templates(prosody, form, name, forced) {
   }
   if (!Object.keys(forced).length) return known;
   const rule = new TemplateRule(form, known, prosody, false);
-  const conflicts = rule.requirements.map((req) => Object.entries(forced).reduce((n, [line, token]) => {
-    const need = req[Number(line) * (form.lineLen + 1)];
+  const conflicts = rule.requirements.map((req) => Object.entries(forced).reduce((n, [position, token]) => {
+    const need = req[Number(position)];
     return n + (need && !need[token] ? 1 : 0);
   }, 0));
   return known.filter((_, k) => conflicts[k] === Math.min(...conflicts));
@@ -92,17 +119,31 @@ export async function generateDetailed(step, zeroState, vocab, form, n, decoder,
   return poems;
 }
 
+// The tokens the model reads before the poem's first character: <bos> [title <title>] <form>.
+export function prefixTokens(vocab, form, title = []) { return [vocab.bosId, ...title, vocab.formId(form.name)]; }
+
 async function generateOne(step, zeroState, vocab, form, decoder, sampling, uniform) {
   let [h, cell] = zeroState(), logits;
-  for (const token of [vocab.bosId, vocab.formId(form.name)]) [logits, h, cell] = await step(token, h, cell);
-  const history = [], relaxed = [];
+  for (const token of prefixTokens(vocab, form, decoder.title)) [logits, h, cell] = await step(token, h, cell);
+  const history = [], relaxed = [], pairs = wordPairs(form);
+  const score = (l, position, past, allowed) => positionScores(l, position, past, allowed, decoder.bias, pairs);
   for (let position = 0; position < form.length; position++) {
     const { allowed, relaxed: names } = allowedTokens(decoder.rules, position, history, vocab.length);
     if (names.length) relaxed.push({ position, relaxed: names });
     const draw = uniform();  // one per position, used or not, as in Python
     const single = allowed.reduce((n, a) => n + a, 0) === 1;  // punctuation, a forced character: nothing to sample
-    history.push(single ? allowed.indexOf(1) : sample(maskLogits(logits, allowed), sampling, draw));
-    if (position + 1 < form.length) [logits, h, cell] = await step(history.at(-1), h, cell);  // <eos> is forced next
+    let steps = null;
+    if (single) history.push(allowed.indexOf(1));
+    else {
+      let [, scores] = score(logits, position, history, allowed);
+      if (decoder.ahead.has(position)) {
+        ({ scores, steps } = await lookAhead(step, decoder.rules, position, history, scores, [h, cell], score));
+      }
+      history.push(sample(scores, sampling, draw));
+    }
+    if (position + 1 < form.length) {  // <eos> is forced next
+      [logits, h, cell] = steps ? steps.get(history.at(-1)) : await step(history.at(-1), h, cell);
+    }
   }
   return { text: vocab.decode(history), ...decoder.describe(history), ...(decoder.rules.soft.length ? { relaxed } : {}) };
 }

@@ -2,11 +2,11 @@
 // model file's metadata (web_metadata): read and check every field a rule will read, strictly,
 // before decoding starts. The constants (reserved ids, character ranges, form layouts) come from
 // here, never from a table in the page. Prosody and the line filter are decoded on first use.
-import { Form } from './forms.js';
+import { Form, PUNCTUATION } from './forms.js';
 import { BASES, LineFilter, PRIME } from './line_filter.js';
 import { Vocab } from './vocab.js';
 
-export const READABLE_FORMATS = [1, 2];
+export const READABLE_FORMATS = [1, 2, 3];
 export const TONE_CLASSES = 'PZEU-';  // 平 only, 仄 only, either, unknown to the rhyme book, not a character
 export const TEMPLATE_TONES = '平仄中';
 
@@ -33,11 +33,10 @@ export function readMetadata(json) {  // model.json as parsed -> Metadata; throw
     throw new DamagedModel(`vocab: ${e.message}`);
   }
   need(isList(json.forms, (name) => typeof name === 'string') && json.forms.length, 'forms must be a non-empty list');
+  need(new Set(json.forms).size === json.forms.length, 'forms must not repeat a form');
   const forms = json.forms.map((name) => {
-    const layout = json.form_layouts?.[name];
-    need(isCount(layout?.line_len) && isCount(layout?.num_lines), `form_layouts has no layout for ${name}`);
     need(vocab.formId(name) < vocab.numReserved, `the vocabulary reserves no token for ${name}`);
-    return new Form(name, layout.line_len, layout.num_lines);
+    return readForm(name, json.form_layouts?.[name]);
   });
   need(['simplified', 'traditional'].includes(json.script), `script ${json.script} is neither simplified nor traditional`);
   need(isCount(json.num_layers) && isCount(json.hidden_dim), 'num_layers and hidden_dim must be positive counts');
@@ -45,6 +44,26 @@ export function readMetadata(json) {  // model.json as parsed -> Metadata; throw
   need(Object.values(aliases).every((a) => isList(a, (name) => typeof name === 'string')),
        'form_aliases must map forms to lists of names');
   return new Metadata(json, vocab, forms, aliases, readScriptMap(json.script_map ?? {}, vocab));
+}
+
+// A form_layouts entry: {kind, layout: [[length, mark], ...], pian, traditional} (web_metadata), or
+// {line_len, num_lines} for a 诗 form as an older build wrote it.
+function readForm(name, data) {
+  need(typeof data === 'object' && data !== null, `form_layouts has no layout for ${name}`);
+  if (data.layout === undefined) {
+    need(isCount(data.line_len) && isCount(data.num_lines), `form_layouts has no layout for ${name}`);
+    const layout = Array.from({ length: data.num_lines }, (_, i) => [data.line_len, i % 2 ? '。' : '，']);
+    return new Form(name, layout);
+  }
+  const { layout, kind, pian = null, traditional = null } = data;
+  need(isList(layout, (l) => Array.isArray(l) && l.length === 2 && isCount(l[0]) && typeof l[1] === 'string'
+                             && l[1].length === 1 && PUNCTUATION.includes(l[1])) && layout.length,
+       `form_layouts[${name}] must give lines of [length, one of ${PUNCTUATION}]`);
+  need(['诗', '词'].includes(kind), `form_layouts[${name}].kind must be 诗 or 词`);
+  need(pian === null || (Number.isInteger(pian) && pian > 0 && pian < layout.length),
+       `form_layouts[${name}].pian must be a line inside the poem or null`);
+  need(traditional === null || typeof traditional === 'string', `form_layouts[${name}].traditional must be a name`);
+  return new Form(name, layout, { kind, pian, traditional: traditional === name ? null : traditional });
 }
 
 // script_map (web/build.py makes it with OpenCC): chars, a character of the other script -> the
@@ -62,7 +81,8 @@ export class Metadata {
     Object.assign(this, { json, vocab, forms, scriptMap, script: json.script, numLayers: json.num_layers,
                           hiddenDim: json.hidden_dim });
     const names = Object.entries(formAliases).flatMap(([name, others]) => [name, ...others].map((a) => [a, name]));
-    this.canonicalForm = new Map(names);  // any name of a form -> the form's name
+    const traditional = forms.filter((f) => f.traditional).map((f) => [f.traditional, f.name]);
+    this.canonicalForm = new Map([...names, ...traditional]);  // any name of a form -> the form's name
     this.decoded = {};
   }
 
@@ -88,7 +108,7 @@ export class VocabProsody {  // the prosody data as arrays over the vocabulary
     p.ping = new Uint8Array(n);  // may stand where 平 is required
     p.ze = new Uint8Array(n);  // may stand where 仄 is required
     p.zeOnly = new Uint8Array(n);  // 仄 only: may end a line that must not rhyme
-    p.rhymeChar = new Uint8Array(n);  // 平 only, in exactly one 平 group: may end a rhyming line
+    p.rhymeChar = new Uint8Array(n);  // 平 only, in exactly one 平 group: may end a rhyming line of a 诗
     p.rhymeGroup = new Int32Array(n).fill(-1);
     for (let i = 0; i < n; i++) {
       const tone = data.tones[i], groups = data.ping_groups[i];
@@ -97,8 +117,15 @@ export class VocabProsody {  // the prosody data as arrays over the vocabulary
       p.zeOnly[i] = tone === 'Z' ? 1 : 0;
       if (tone === 'P' && groups.length === 1) [p.rhymeChar[i], p.rhymeGroup[i]] = [1, groups[0]];
     }
-    p.groupNames = data.group_names;
+    p.numGroups = data.group_names.length;  // the 平 groups; the 词林正韵 部 follow them in groupNames
+    p.groupNames = [...data.group_names, ...(data.cilin_names ?? [])];
     p.templates = data.templates;
+    if (data.cilin) {  // a 词's rhyme: a character of one tone only, in one 部 of that tone
+      const single = (tone, only) => Int32Array.from(data.cilin, (parts, i) => (
+        data.tones[i] === only && parts[tone].length === 1 ? parts[tone][0] : -1));
+      [p.partPing, p.partZe] = [single(0, 'P'), single(1, 'Z')];
+      p.groupPart = Int32Array.from(data.group_cilin);
+    }
     return p;
   }
 }
@@ -109,20 +136,48 @@ export function checkProsody(data, vocabSize, forms) {
        `prosody.tones must be ${vocabSize} classes from ${TONE_CLASSES}`);
   need(isList(names, (name) => typeof name === 'string' && name) && names.length,
        'prosody.group_names must be a list of names');
-  need(isList(groups, (g) => isList(g, (i) => isCount(i, 0) && i < names.length)) && groups.length === vocabSize,
+  need(isList(groups, (g) => isIds(g, names.length)) && groups.length === vocabSize,
        `prosody.ping_groups must list group ids below ${names.length} for all ${vocabSize} entries`);
+  if (forms.some((f) => f.kind === '词') || data.cilin) checkCilin(data, vocabSize, names.length);
   for (const form of forms) checkTemplates(templates?.[form.name], form);
   return data;
 }
 
+const isIds = (value, below) => isList(value, (i) => isCount(i, 0) && i < below);
+
+function checkCilin({ cilin, cilin_names: names, group_cilin: groupParts }, vocabSize, numGroups) {
+  need(isList(names, (name) => typeof name === 'string' && name) && names.length,
+       'prosody.cilin_names must be a list of the 词林正韵 部 names');
+  need(isList(cilin, (p) => Array.isArray(p) && p.length === 2 && p.every((ids) => isIds(ids, names.length)))
+       && cilin.length === vocabSize, `prosody.cilin must list [平 部, 仄 部] below ${names.length} for all entries`);
+  need(isIds(groupParts, names.length) && groupParts.length === numGroups,
+       `prosody.group_cilin must give the 部 of each of the ${numGroups} 平 groups`);
+}
+
 function checkTemplates(templates, form) {
   need(isList(templates, () => true) && templates.length, `prosody.templates has no templates for ${form.name}`);
-  const lineOk = (line) => typeof line === 'string' && Array.from(line).length === form.lineLen
-    && [...line].every((tone) => TEMPLATE_TONES.includes(tone));
+  const linesOk = (lines) => Array.isArray(lines) && lines.length === form.numLines
+    && lines.every((line, i) => typeof line === 'string' && Array.from(line).length === form.layout[i][0]
+                                && [...line].every((tone) => TEMPLATE_TONES.includes(tone)));
   for (const t of templates) {
-    need(typeof t?.name === 'string' && isList(t.lines, lineOk) && t.lines.length === form.numLines,
-         `a ${form.name} template must have a name and ${form.numLines} lines of ${form.lineLen} of ${TEMPLATE_TONES}`);
+    need(typeof t?.name === 'string' && linesOk(t.lines),
+         `a ${form.name} template must have a name and ${form.numLines} lines of its layout's lengths of ${TEMPLATE_TONES}`);
+    if ('rhymes' in t || form.kind === '词') checkRhymes(t, form);
   }
+}
+
+// A template's rhyme lines (ascending, inside the poem), the rhyme set and tone of each; a 诗
+// template rhymes where the 诗 rule says, all in 平, in one set.
+function checkRhymes(t, form) {
+  const { rhymes, rhyme_sets: sets, rhyme_tones: tones } = t;
+  need(isIds(rhymes, form.numLines) && rhymes.every((line, i) => i === 0 || line > rhymes[i - 1])
+       && isIds(sets, Math.max(rhymes.length, 1)) && sets.length === rhymes.length && typeof tones === 'string'
+       && tones.length === rhymes.length && [...tones].every((tone) => '平仄'.includes(tone)),
+       `a ${form.name} template must give its rhyme lines, their rhyme sets and tones (平 or 仄)`);
+  if (form.kind !== '诗') return;
+  const expected = t.lines.map((_, i) => i).filter((i) => i % 2 === 1 || (i === 0 && t.lines[0].at(-1) === '平'));
+  need(String(rhymes) === String(expected) && !tones.includes('仄') && sets.every((s) => s === 0),
+       `a ${form.name} template must rhyme in 平 on its even lines (and line 1 where it ends in 平)`);
 }
 
 export function decodeLineFilter(params, bitsBase64) {

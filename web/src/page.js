@@ -1,6 +1,6 @@
 // The page: controls and query parameters -> a request (request.js, the twin of infer.py's) -> poems in #poems.
 // Contract for links, scripts and tests: ?form=&start=&acrostic=&rhyme=&tones=&template=&no_repeat=
-// &novel=&temperature=&n=&seed=&greedy=&vertical=&auto=1 (also top_k=, top_p=). A flag is 1, true or
+// &novel=&parallel=&title=&keywords=江,孤舟&first_line=&temperature=&n=&seed=&greedy=&vertical=&auto=1 (also top_k=, top_p=). A flag is 1, true or
 // yes, or 0, false or no; rhyme= a flag (any group) or a group's name (东, 一東 ...). The query fills
 // the controls; auto=1 then writes what they show. Each write puts its settings and seed in the URL.
 // body[data-state]: loading, ready, working, done, or error with the message in #error; each child
@@ -8,12 +8,14 @@
 import { UserError } from './errors.js';
 import { FLAGS, chooseForm, fromQuery, parseFlag, prepare, write } from './request.js';
 import { PoemModel } from './runtime.js';
+import { isLushi } from './scoring.js';
+import { checkTitle, titleEndId } from './topic.js';
 
 const $ = (selector) => document.querySelector(selector);
 const controls = $('#controls'), fields = controls.elements;
-const TEXT_FIELDS = ['start', 'acrostic', 'template'];
+const TEXT_FIELDS = ['start', 'acrostic', 'template', 'title', 'keywords', 'first_line'];
 const QUERY_ONLY = ['top_k', 'top_p'];  // sampling settings without a control, kept in the links
-const RELAXED = { tones: '平仄', rhyme_group: '韵部', rhyme: '押韵', novel: '不抄袭', no_repeat: '不重字' };
+const RELAXED = { tones: '平仄', rhyme_group: '韵部', rhyme: '押韵', novel: '不抄袭', no_repeat: '不重字', keywords: '关键词' };
 const MB = (bytes) => (bytes / 1e6).toFixed(1);
 let model, queryOnly = {};
 
@@ -75,8 +77,8 @@ async function loadModel(base) {  // the runtime's WebAssembly and the model fil
 
 function formValues() {  // the controls as query strings, as a link carries them
   const values = { form: fields.form.value, n: fields.n.value, ...queryOnly };
-  for (const key of TEXT_FIELDS) if (fields[key].value.trim()) values[key] = fields[key].value.trim();
-  for (const key of FLAGS) if (fields[key].checked) values[key] = '1';
+  for (const key of TEXT_FIELDS) if (fields[key].value.trim() && !fields[key].disabled) values[key] = fields[key].value.trim();
+  for (const key of FLAGS) if (fields[key].checked && !fields[key].disabled) values[key] = '1';
   if (!fields.greedy.checked) values.temperature = fields.temperature.value;
   if (fields.seed.value !== '') values.seed = fields.seed.value;
   const group = fields.group.value.trim();
@@ -94,6 +96,7 @@ function applyQuery(params) {  // -> whether to write at once (auto=1)
       [fields.rhyme.checked, fields.group.value] = [rhyme !== undefined, rhyme ?? ''];
     } else if (key === 'form') fields.form.value = chooseForm(model, value).name;
     else if (QUERY_ONLY.includes(key)) queryOnly[key] = value;
+    else if (key === 'title' && fields.title.disabled && value.trim()) checkTitle(model.vocab, (ch) => ch, value);  // refused
     else if (key === 'seed' && auto) continue;  // writes these poems once; the next press draws anew
     else if (fields[key]?.type === 'checkbox') fields[key].checked = parseFlag(key, value);
     else if (fields[key]) fields[key].value = value;
@@ -115,6 +118,13 @@ function showTemplates() {  // the form's template names and the 平 groups, off
   const options = (names) => names.map((name) => new Option(name));
   $('#templates').replaceChildren(...options((prosody?.templates[form.name] ?? []).map((t) => t.name)));
   $('#groups').replaceChildren(...options(prosody?.groupNames ?? []));
+  fields.parallel.disabled = !(isLushi(form) && model.meta.json.parallel);  // 对仗: a 律诗's middle couplets
+}
+
+function offerTitle() {  // a model trained without titles has no <title> token: the field says so, disabled
+  const known = titleEndId(model.vocab) !== null;
+  fields.title.disabled = !known;
+  $('#title-note').hidden = known;
 }
 
 function layOut() {
@@ -145,15 +155,17 @@ async function copy(text, button) {  // the clipboard where the page may use it,
 function show(poem, form, seed) {
   const figure = Object.assign(document.createElement('figure'), { className: 'poem' });
   const verse = Object.assign(document.createElement('div'), { className: 'verse' });
-  const lines = form.lines(poem.text);
-  verse.append(...lines.map((line) => Object.assign(document.createElement('span'), { textContent: line })));
+  const lines = form.lines(poem.text);  // a 词's 下片 starts after a gap (.pian), as its copy does
+  const span = (line) => Object.assign(document.createElement('span'), { textContent: line });
+  verse.append(...lines.map((line, i) => Object.assign(span(line), i === form.pian ? { className: 'pian' } : {})));
   const caption = document.createElement('figcaption');
   const relaxed = [...new Set((poem.relaxed ?? []).flatMap((r) => r.relaxed))].map((name) => RELAXED[name] ?? name);
   const about = [poem.template, poem.rhyme_group, relaxed.length ? `放宽了${relaxed.join('、')}` : null,
                  seed === null ? null : `种子 ${seed}`].filter(Boolean);
   caption.append(...about.map((text) => Object.assign(document.createElement('span'), { textContent: text })));
   const button = Object.assign(document.createElement('button'), { type: 'button', className: 'copy', textContent: '复制' });
-  button.addEventListener('click', () => copy(lines.join('\n'), button));
+  const copied = lines.map((line, i) => (i === form.pian ? `\n${line}` : line)).join('\n');  // a blank line between 片
+  button.addEventListener('click', () => copy(copied, button));
   caption.append(button);
   figure.append(verse, caption);
   Object.assign(figure.dataset, { text: poem.text, ...(seed === null ? {} : { seed }) });
@@ -210,8 +222,12 @@ async function main() {
   }
   document.body.dataset.loadMs = (performance.now() - started).toFixed(1);
   $('#loading').hidden = true;
-  fields.form.replaceChildren(...model.forms.map((f) => new Option(f.name, f.name)));
+  const options = (kind) => model.forms.filter((f) => f.kind === kind).map((f) => new Option(f.name, f.name));
+  const cipai = Object.assign(document.createElement('optgroup'), { label: '词牌' });
+  cipai.append(...options('词'));  // the 词牌 after the 诗 forms, in a group of their own
+  fields.form.replaceChildren(...options('诗'), ...(cipai.children.length ? [cipai] : []));
   showTemplates();
+  offerTitle();
   listen();
   setBusy(false);
   document.body.dataset.state = 'ready';

@@ -3,21 +3,24 @@
 // the form, the decoder (rules), the sampling and the seed; `write` runs the loop.
 import { UserError } from './errors.js';
 import { Constraints, generateDetailed, poemRules } from './generate.js';
+import { DamagedModel } from './model_file.js';
 import { groupId } from './prosody.js';
 import { Sampling } from './sampling.js';
+import { decodeParallel } from './scoring.js';
+import { checkFirstLine, checkKeywords, checkTitle } from './topic.js';
 
 export const MAX_POEMS = 1024;
 
 // Python's Request and its defaults. rhyme: null off, '' any group, else a group's name.
 export const REQUEST = Object.freeze({
   form: null, start: null, acrostic: null, rhyme: null, tones: false, template: null, no_repeat: false, novel: false,
-  n: 1, temperature: 0.8, top_k: null, top_p: 0.9, greedy: false, seed: null,
+  parallel: false, title: null, keywords: Object.freeze([]), first_line: null, n: 1, temperature: 0.8, top_k: null, top_p: 0.9, greedy: false, seed: null,
 });
 
 // The page's strings (query parameters, form fields) -> a request, as infer.py's parser makes one
 // from the command line: rhyme=1 any group, rhyme=东 that group, rhyme=0 off; a flag is 1, true or
 // yes, or 0, false or no; an empty field is left out. Anything else is an error naming the parameter.
-export const FLAGS = ['tones', 'no_repeat', 'novel', 'greedy'];
+export const FLAGS = ['tones', 'no_repeat', 'novel', 'parallel', 'greedy'];
 const NUMBERS = ['n', 'seed', 'temperature', 'top_k', 'top_p'];
 const TRUE = ['1', 'true', 'yes'], FALSE = ['0', 'false', 'no'];
 
@@ -31,7 +34,8 @@ export function parseFlag(name, value) {  // '', absent: false
 export function fromQuery(values) {
   const given = (key) => values[key] !== undefined && values[key] !== '';
   const r = {};
-  for (const key of ['form', 'start', 'acrostic', 'template']) if (given(key)) r[key] = values[key];
+  for (const key of ['form', 'start', 'acrostic', 'template', 'title', 'first_line']) if (given(key)) r[key] = values[key];
+  if (given('keywords')) r.keywords = splitKeywords(values.keywords);
   for (const key of FLAGS) r[key] = parseFlag(key, values[key]);
   for (const key of NUMBERS.filter(given)) {
     r[key] = Number(values[key]);
@@ -43,6 +47,10 @@ export function fromQuery(values) {
     else if (!FALSE.includes(word)) r.rhyme = values.rhyme;
   }
   return r;
+}
+
+export function splitKeywords(text) {  // 江,孤舟 (also ， and 、 between them), as infer.py's --keywords
+  return text.replace(/[，、]/gu, ',').split(',');
 }
 
 function check(ok, message) {
@@ -102,26 +110,50 @@ export function firstChars(model, form, start, acrostic) {  // {line: character}
   return {};
 }
 
-export function constraints(r, model, forced) {  // the decoding options, checked against what model.json carries
+export function constraints(r, model, form, forced) {  // the decoding options, checked against what model.json carries
   check(r.template === null || r.tones, 'a template chooses the 平仄: turn tones on with it');
+  check(r.first_line === null || !(0 in forced),
+        'the first line gives the first character already: leave out the start or the acrostic');
   let group = null;
   if (r.rhyme && model.prosody) {  // without prosody data poemRules refuses rhyme
     group = groupId(simplifiedGroupName(model, r.rhyme), model.prosody.groupNames);
     check(group !== null, `${r.rhyme} is not a 平水韵 平 group: use one such as 东, 一东 or 下平声七阳`);
   }
   return new Constraints({ firstChars: forced, rhyme: r.rhyme !== null, rhymeGroup: group, tones: r.tones,
-                           template: r.template, noRepeat: r.no_repeat, novel: r.novel });
+                           template: r.template, noRepeat: r.no_repeat, novel: r.novel, parallel: r.parallel,
+                           ...topicConstraints(r, model, form) });
+}
+
+function topicConstraints(r, model, form) {  // title, keywords and first line in the model's characters (topic.js)
+  const toChar = (ch, what) => modelChar(ch, model, what), vocab = model.vocab;
+  return { title: checkTitle(vocab, toChar, r.title), keywords: checkKeywords(vocab, toChar, form, r.keywords),
+           firstLine: checkFirstLine(vocab, toChar, form, r.first_line) };
 }
 
 export function prepare(model, request) {  // {form, decoder, sampling, seed, n} for the loop
   const r = { ...REQUEST, ...request };
   const sampling = checkSampling(r);
   const form = chooseForm(model, r.form);
-  const wanted = constraints(r, model, firstChars(model, form, r.start, r.acrostic));
+  const wanted = constraints(r, model, form, firstChars(model, form, r.start, r.acrostic));
   const decoder = poemRules(model.vocab, form, wanted, wanted.needsProsody ? model.prosody : null,
-                            wanted.needsLineFilter ? model.lineFilter : null);
+                            wanted.needsLineFilter ? model.lineFilter : null, wanted.parallel ? parallelPairs(model) : null);
   const seed = r.seed ?? Math.floor(Math.random() * 2 ** 31);
   return { form, decoder, sampling, seed, n: r.n };
+}
+
+const decoded = new WeakMap();  // model -> its 对仗 pairs, decoded on first use (null: model.json carries none)
+
+function parallelPairs(model) {
+  if (!decoded.has(model)) {
+    const data = model.meta.json.parallel;
+    try {
+      decoded.set(model, data === undefined ? null : decodeParallel(data, model.vocab));
+    } catch (e) {
+      if (!(e instanceof DamagedModel)) throw e;
+      throw new UserError(`model.json is damaged (${e.message.slice(0, 120)}): rebuild the page with make web`);
+    }
+  }
+  return decoded.get(model);
 }
 
 export async function write(model, prepared, onPoem = () => {}) {  // the poems of a prepared request; never a malformed one

@@ -2,9 +2,10 @@
 // rule(position, history) -> Uint8Array mask over the vocabulary (1 = allowed), or null (allows
 // all); `history` is the array of token ids chosen so far. The hard rules always hold; the soft
 // ones (tones, rhyme group, rhyme, novel lines, no repeats: relaxed in that order) give way only
-// where they would leave no candidate, and each relaxation is reported.
+// where they would leave no candidate, and each relaxation is reported. One engine for every form: a
+// 诗 rhymes by 平水韵 平 group, a 词 by 词林正韵 部, each rhyme set in one 部 (see rules.py).
 import { UserError } from './errors.js';
-import { COMMA, PERIOD } from './forms.js';
+import { COMMA, PERIOD, PUNCTUATION } from './forms.js';
 import { completedHashes, prefixHashes } from './line_filter.js';
 
 export class TokenClasses {  // which ids are characters, the ids of the punctuation and <eos>
@@ -16,6 +17,7 @@ export class TokenClasses {  // which ids are characters, the ids of the punctua
     c.comma = vocab.index.get(COMMA) ?? -1;
     c.period = vocab.index.get(PERIOD) ?? -1;
     c.eos = vocab.eosId;
+    c.marks = new Map([...PUNCTUATION].filter((m) => vocab.index.has(m)).map((m) => [m, vocab.index.get(m)]));
     return c;
   }
 }
@@ -26,10 +28,12 @@ function only(size, id) {
   return mask;
 }
 
-export function formatRule(form, classes) {  // exactly the layout: characters, ，/。 at line ends, <eos>
+export function formatRule(form, classes) {  // exactly the layout: characters, each line's mark at its end, <eos>
   if (classes.comma < 0 || classes.period < 0) throw new UserError('the vocabulary lacks ， or 。: train on a poem corpus');
-  const slots = { [COMMA]: only(classes.size, classes.comma), [PERIOD]: only(classes.size, classes.period),
-                  end: only(classes.size, classes.eos), char: classes.hanzi };
+  const lacking = form.layout.map(([, mark]) => mark).filter((mark) => !classes.marks.has(mark));
+  if (lacking.length) throw new UserError(`the vocabulary lacks ${lacking[0]}, which ${form.name} ends a line with`);
+  const slots = { end: only(classes.size, classes.eos), char: classes.hanzi };
+  for (const [, mark] of form.layout) slots[mark] = only(classes.size, classes.marks.get(mark));
   return (position) => slots[form.slot(position)];
 }
 
@@ -38,26 +42,39 @@ export function lineStartRule(form, firstIds, size) {  // {line: token id}: a st
   return (position) => masks.get(form.lineStart(position)) ?? null;
 }
 
-function lineEnd(form, line) { return line * (form.lineLen + 1) + form.lineLen - 1; }
-
 export function rhymesAtLine(templateLines, line) {  // even lines rhyme; line 1 when its template ends in 平
   return line % 2 === 1 || (line === 0 && templateLines[0].at(-1) === '平');
 }
+
+// {line: the tone its rhyme is taken in}: the template's own rhymes where it gives them, else the 诗 rule's
+export function rhymeLines(template) {
+  if ('rhymes' in template) return new Map(template.rhymes.map((line, i) => [line, template.rhyme_tones[i]]));
+  return new Map(template.lines.map((_, i) => i).filter((i) => rhymesAtLine(template.lines, i)).map((i) => [i, '平']));
+}
+
+// What may end a line with the rhyme rule on (null: anything): rules.py's end_mask.
+export function endMask(form, prosody, rhymeTone, mark) {
+  if (form.kind === '诗') return rhymeTone ? prosody.rhymeChar : prosody.zeOnly;
+  if (rhymeTone) return Uint8Array.from(rhymeTone === '平' ? prosody.partPing : prosody.partZe, (p) => (p >= 0 ? 1 : 0));
+  return { 仄: prosody.zeOnly, 平: prosody.ping }[mark] ?? null;
+}
+
+const formTemplate = (prosody, form) => prosody.templates[form.name][0];  // a 词牌's one template
 
 export class TemplateRule {  // the 平仄 of the templates the poem's characters so far fit
   constructor(form, templates, prosody, rhyme) {
     this.form = form;
     this.size = prosody.ping.length;
     this.names = templates.map((t) => t.name);
-    this.requirements = templates.map((t) => this.#requirements(t.lines, prosody, rhyme));
+    this.requirements = templates.map((t) => this.#requirements(t, prosody, rhyme));
   }
 
-  #requirements(lines, prosody, rhyme) {  // per position, the mask a template asks for (null: any)
-    const form = this.form, req = new Array(form.length).fill(null);
-    lines.forEach((line, i) => Array.from(line).forEach((tone, j) => {
-      const position = i * (form.lineLen + 1) + j;
-      if (rhyme && j === form.lineLen - 1 && rhymesAtLine(lines, i)) req[position] = prosody.rhymeChar;
-      else if (rhyme && j === form.lineLen - 1) req[position] = prosody.zeOnly;  // no end that could seem to rhyme
+  #requirements(template, prosody, rhyme) {  // per position, the mask a template asks for (null: any)
+    const form = this.form, req = new Array(form.length).fill(null), rhymes = rhymeLines(template);
+    template.lines.forEach((line, i) => Array.from(line).forEach((tone, j, chars) => {
+      const position = form.linePosition(i) + j;
+      const end = rhyme && j === chars.length - 1 ? endMask(form, prosody, rhymes.get(i), tone) : null;
+      if (end) req[position] = end;
       else if (tone === '平') req[position] = prosody.ping;
       else if (tone === '仄') req[position] = prosody.ze;
     }));
@@ -91,34 +108,63 @@ export class TemplateRule {  // the 平仄 of the templates the poem's character
   chosen(history) { return this.names[this.alive(history).indexOf(true)]; }
 }
 
-// Without a template: even lines rhyme, odd ones end in a 仄-only character (line 1 may rhyme);
-// no line ends in a character that ended an earlier line (重韵).
+// Without a template: a 诗's even lines rhyme, odd ones end in a 仄-only character (line 1 may
+// rhyme); a 词's line ends as endMask says under its template. No line ends in a character that
+// ended an earlier line (重韵).
 export function rhymeRule(form, prosody) {
-  const masks = new Map(), ends = [];
-  for (let line = 0; line < form.numLines; line++) {
-    const mask = line % 2 === 1 ? prosody.rhymeChar
-      : prosody.zeOnly.map((z, v) => (z || (line === 0 && prosody.rhymeChar[v]) ? 1 : 0));
-    masks.set(lineEnd(form, line), mask);
-    ends.push(lineEnd(form, line));
-  }
+  const masks = new Map(), ends = Array.from({ length: form.numLines }, (_, line) => form.lineEnd(line));
+  const template = form.kind === '诗' ? null : formTemplate(prosody, form), rhymes = template && rhymeLines(template);
+  ends.forEach((end, line) => {
+    if (template) masks.set(end, endMask(form, prosody, rhymes.get(line), template.lines[line].at(-1)));
+    else if (line % 2 === 1) masks.set(end, prosody.rhymeChar);
+    else masks.set(end, prosody.zeOnly.map((z, v) => (z || (line === 0 && prosody.rhymeChar[v]) ? 1 : 0)));
+  });
   return (position, history) => {
-    const base = masks.get(position) ?? null;
-    const earlier = ends.filter((p) => p < position);
-    if (!base || !earlier.length) return base;
-    const mask = Uint8Array.from(base);
+    if (!masks.has(position)) return null;
+    const base = masks.get(position), earlier = ends.filter((p) => p < position);
+    if (!earlier.length) return base;
+    const mask = base ? Uint8Array.from(base) : new Uint8Array(prosody.ping.length).fill(1);
     for (const p of earlier) mask[history[p]] = 0;
     return mask;
   };
 }
 
-export class RhymeGroupRule {  // every rhyme character at a line end in one group: the given one, or the first drawn
+// Every rhyme character at a line end in one group: the given one, or the first drawn. A 诗 rhymes
+// in one 平 group; each rhyme set of a 词 in one 部 (a 平 group given stands for its 部).
+export class RhymeGroupRule {
   constructor(form, prosody, group = null) {
-    this.prosody = prosody;
-    this.fixed = group;
-    this.ends = Array.from({ length: form.numLines }, (_, line) => lineEnd(form, line));
+    Object.assign(this, { form, prosody, offset: prosody.numGroups });
+    if (form.kind === '诗') {
+      if (group !== null && group >= this.offset) {
+        throw new UserError(`${prosody.groupNames[group]} is a 词林正韵 部: a 诗 rhymes in one 平水韵 平 group, such as 东`);
+      }
+      this.fixed = group;
+      this.ends = Array.from({ length: form.numLines }, (_, line) => form.lineEnd(line));
+      return;
+    }
+    const t = formTemplate(prosody, form);
+    this.lines = new Map(t.rhymes.map((line, i) => [form.lineEnd(line), [t.rhyme_sets[i], t.rhyme_tones[i]]]));
+    this.ends = [...this.lines.keys()].sort((a, b) => a - b);
+    this.fixed = group === null ? null : group >= this.offset ? group - this.offset : prosody.groupPart[group];
   }
 
-  group(history) {  // the poem's rhyme group, -1 while none is set
+  parts(tone) { return tone === '平' ? this.prosody.partPing : this.prosody.partZe; }
+
+  setPart(history, rhymeSet) {  // a 词's 部 for one rhyme set, -1 while none is set
+    if (this.fixed !== null) return this.fixed;
+    for (const p of this.ends) {
+      const [set, tone] = this.lines.get(p);
+      if (set === rhymeSet && p < history.length && this.parts(tone)[history[p]] >= 0) return this.parts(tone)[history[p]];
+    }
+    return -1;
+  }
+
+  group(history) {  // the poem's rhyme group (a 词's: its first set's 部, after the 平 groups), -1 while none is set
+    if (this.form.kind === '词') {
+      if (!this.ends.length) return -1;
+      const part = this.setPart(history, this.lines.get(this.ends[0])[0]);
+      return part >= 0 ? part + this.offset : -1;
+    }
     if (this.fixed !== null) return this.fixed;
     for (const p of this.ends) {
       if (p < history.length && this.prosody.rhymeGroup[history[p]] >= 0) return this.prosody.rhymeGroup[history[p]];
@@ -129,7 +175,14 @@ export class RhymeGroupRule {  // every rhyme character at a line end in one gro
   rule() {
     return (position, history) => {
       if (!this.ends.includes(position)) return null;
-      const group = this.group(history);
+      let group, parts;
+      if (this.form.kind === '词') {
+        const [set, tone] = this.lines.get(position);
+        [group, parts] = [this.setPart(history, set), this.parts(tone)];
+        if (group < 0) return null;
+        return Uint8Array.from(parts, (p) => (p < 0 || p === group ? 1 : 0));
+      }
+      group = this.group(history);
       if (group < 0) return null;
       const { rhymeChar, rhymeGroup } = this.prosody;
       return rhymeChar.map((r, v) => (!r || rhymeGroup[v] === group ? 1 : 0));
@@ -154,8 +207,8 @@ export function noRepeatRule(classes, forced = {}) {
 
 export function novelRule(form, classes, lineFilter) {  // at a line's last character, complete no corpus line
   return (position, history) => {
-    const line = Math.floor(position / (form.lineLen + 1)), col = position % (form.lineLen + 1);
-    if (col !== form.lineLen - 1 || line >= form.numLines) return null;
+    const [line, col] = form.locate(position);
+    if (line === null || col !== form.layout[line][0] - 1) return null;
     const prefix = prefixHashes(history.slice(position - col, position).map((t) => classes.codePoints[t]));
     const mask = new Uint8Array(classes.size);
     for (let v = 0; v < classes.size; v++) {

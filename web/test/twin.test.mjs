@@ -15,6 +15,7 @@ import { allowedTokens } from '../src/rules.js';
 import { REQUEST, fromQuery, prepare, write } from '../src/request.js';
 import { PoemModel } from '../src/runtime.js';
 import { Sampling, sample } from '../src/sampling.js';
+import { decodeParallel } from '../src/scoring.js';
 
 const NEAR_TIE = 1e-5;  // a logit gap the two runtimes' rounding may close: a greedy poem may part there
 const dir = process.env.POEMNET_GOLDEN;
@@ -40,10 +41,12 @@ function maskDifference(model, mine, theirs) {
   return `JavaScript alone allows [${ids(mine, python).slice(0, 8)}], Python alone [${ids(python, mine).slice(0, 8)}]`;
 }
 
-async function loadModels(golden) {
-  const bytes = await readFile(join(dir, 'model.onnx')), models = {};
+async function loadModels(golden) {  // each model.json names its model file (the titled model has its own)
+  const files = new Map(), models = {};
   for (const [name, file] of Object.entries(golden.models)) {
-    models[name] = await PoemModel.create(ort, JSON.parse(await readFile(join(dir, file), 'utf8')), bytes);
+    const meta = JSON.parse(await readFile(join(dir, file), 'utf8'));
+    if (!files.has(meta.file)) files.set(meta.file, await readFile(join(dir, meta.file)));
+    models[name] = await PoemModel.create(ort, meta, files.get(meta.file));
   }
   return models;
 }
@@ -100,7 +103,7 @@ if (!dir) {
 
   for (const g of golden.rejected) {
     test(`rejects: ${g.name}`, () => {
-      assert.throws(() => prepare(models.plain, g.request), UserError, `Python: ${g.error}`);
+      assert.throws(() => prepare(models[g.model ?? 'plain'], g.request), UserError, `Python: ${g.error}`);
       tally.rejected++;
     });
   }
@@ -114,7 +117,7 @@ if (!dir) {
   });
 
   test("the page's query strings become a request", () => {
-    const flags = { tones: false, no_repeat: false, novel: false, greedy: false };
+    const flags = { tones: false, no_repeat: false, novel: false, parallel: false, greedy: false };
     assert.deepEqual(fromQuery({}), flags);
     assert.deepEqual(fromQuery({ rhyme: '1', tones: '1', n: '3', start: '' }), { ...flags, rhyme: '', tones: true, n: 3 });
     assert.deepEqual(fromQuery({ rhyme: '东', top_p: '0.5', top_k: '4' }), { ...flags, rhyme: '东', top_p: 0.5, top_k: 4 });
@@ -125,7 +128,9 @@ if (!dir) {
     assert.throws(() => fromQuery({ greedy: 'on' }), /greedy=on is not a yes or no/);
     assert.throws(() => fromQuery({ n: 'three' }), /n=three is not a number/);
     const keys = Object.keys(fromQuery({ form: 'x', start: 'x', acrostic: 'x', template: 'x', rhyme: 'x', n: '1', seed: '1',
-                                         temperature: '1', top_k: '1', top_p: '1' }));
+                                         temperature: '1', top_k: '1', top_p: '1', title: 'x', keywords: 'x', first_line: 'x' }));
+    assert.deepEqual(fromQuery({ keywords: '江,孤舟，月、山', title: '秋夜', first_line: '' }),
+                     { ...flags, keywords: ['江', '孤舟', '月', '山'], title: '秋夜' });
     assert.deepEqual({ ...REQUEST }, golden.request_defaults, "Python's Request: its fields and defaults");
     assert.deepEqual(keys.sort(), Object.keys(REQUEST).sort(), 'every field of a request');
   });
@@ -154,7 +159,37 @@ if (!dir) {
     }
     const meta = readMetadata(json);
     assert.ok(meta.prosody() && meta.lineFilter(), 'the undamaged model.json reads');
+    const pairs = models.parallel.meta.json.parallel, vocab = models.parallel.vocab;
+    for (const damage of [['花'], { 花: [['鸟']] }, { 花: [['鸟', 'x']] }, { 花: [['鸟', Infinity]] }, null]) {
+      assert.throws(() => decodeParallel(damage, vocab), DamagedModel, `parallel ${JSON.stringify(damage)}`);
+    }
+    assert.ok(decodeParallel(pairs, vocab).size > 0, 'the undamaged 对仗 pairs read');
   });
+
+  // A model that knows 词牌 (tests/test_ci_twin.py): the 词 fields are checked as strictly.
+  const ci = models.plain.meta.forms.find((f) => f.kind === '词');
+  if (ci) {
+    test('a damaged 词 model.json is refused', () => {
+      const json = models.plain.meta.json, name = ci.name;
+      const damages = {
+        'a mark that is not one': (j) => { j.form_layouts[name].layout[0][1] = ':'; },
+        'a line of no characters': (j) => { j.form_layouts[name].layout[0][0] = 0; },
+        'a 片 outside the poem': (j) => { j.form_layouts[name].pian = j.form_layouts[name].layout.length; },
+        'no kind': (j) => { delete j.form_layouts[name].kind; },
+        'short cilin': (j) => { j.prosody.cilin = j.prosody.cilin.slice(1); },
+        'a 部 out of range': (j) => { j.prosody.cilin[0] = [[j.prosody.cilin_names.length], []]; },
+        'no group_cilin': (j) => { delete j.prosody.group_cilin; },
+        'a rhyme line outside': (j) => { j.prosody.templates[name][0].rhymes.push(j.form_layouts[name].layout.length); },
+        'a rhyme tone that is not one': (j) => { j.prosody.templates[name][0].rhyme_tones = '中'.repeat(99); },
+        'a template line of another length': (j) => { j.prosody.templates[name][0].lines[0] += '平'; },
+      };
+      for (const [what, damage] of Object.entries(damages)) {
+        const damaged = JSON.parse(JSON.stringify(json));
+        damage(damaged);
+        assert.throws(() => readMetadata(damaged).prosody(), DamagedModel, what);
+      }
+    });
+  }
 
   test('summary', () => {
     assert.ok(tally.nearTies <= tally.greedy / 20, `${tally.nearTies} of ${tally.greedy} greedy poems parted at near-ties`);
