@@ -221,12 +221,13 @@ COLUMNS = [
 ]
 
 
-def table(rows):
-    lines = ["| " + " | ".join(title for _, title, _ in COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+def table(rows, columns=None):
+    columns = columns or COLUMNS
+    lines = ["| " + " | ".join(title for _, title, _ in columns) + " |", "|" + "---|" * len(columns)]
     for row in rows:
         lines.append(
             "| "
-            + " | ".join(fmt.format(row[key]) if row.get(key) is not None else "—" for key, _, fmt in COLUMNS)
+            + " | ".join(fmt.format(row[key]) if row.get(key) is not None else "—" for key, _, fmt in columns)
             + " |"
         )
     return "\n".join(lines)
@@ -271,6 +272,41 @@ def parse_args(argv, prog):
     return args
 
 
+CI_COLUMNS = [
+    ("form", "词牌", "{}"),
+    ("preset", "decoding", "{}"),
+    ("poems", "poems", "{}"),
+    ("layout", "layout", "{:.1%}"),
+    ("tones", "tones", "{:.1%}"),
+    ("tones_exact", "all tones fit", "{:.1%}"),
+    ("rhyme_rate", "rhyme", "{:.1%}"),
+    ("repeated_end_rate", "重韵", "{:.1%}"),
+    ("repeats_per_poem", "repeats/poem", "{:.2f}"),
+    ("copy_rate", "copied lines", "{:.1%}"),
+    ("relaxed_share", "relaxed", "{:.1%}"),
+]
+
+
+def ci_evaluation(model, ci_forms, args, training, val_fraction):
+    """The 词 rows (generation/ci_check.py): the model's 词 per preset and the held-out human 词."""
+    from poemnet.generation.ci_check import PRESETS as CI_PRESETS
+    from poemnet.generation.ci_check import ci_rows
+
+    ci_poems = corpus.load(corpus.resolve_ci(training.get("ci_corpus") or corpus.EMBEDDED))
+    presets = [p for p in args.presets if p in CI_PRESETS] or ["plain", "all"]
+    return ci_rows(
+        model,
+        ci_forms,
+        args.n,
+        args.seed,
+        ci_poems,
+        presets=presets,
+        sampling=Sampling(temperature=0.8, top_p=0.9),
+        val_fraction=val_fraction,
+        limit=args.reference,
+    )
+
+
 def reference_corpus(name, training):
     """(corpus name, poems): --corpus, else the model's training corpus where that file is, else the
     embedded one (said on stderr). The held-out share is the model's: the split is by each text's
@@ -295,7 +331,8 @@ def main(argv=None, prog="python -m poemnet.evaluate"):
     unknown = [f for f in args.forms or [] if f not in known]
     if unknown:
         raise UserError(f"--forms {unknown[0]} is not a form of this model: choose from {', '.join(known)}")
-    forms = [known[f] for f in args.forms] if args.forms else model.forms
+    chosen = [known[f] for f in args.forms] if args.forms else model.forms
+    forms, ci_forms = [f for f in chosen if f.kind == "诗"], [f for f in chosen if f.kind == "词"]
     training = json.loads(model.props.get("training", "{}"))
     corpus_name, all_poems = reference_corpus(args.corpus, training)
     val_fraction = training.get("val_fraction", 0.05)
@@ -320,6 +357,8 @@ def main(argv=None, prog="python -m poemnet.evaluate"):
         "sampling": "temperature 0.8, top-p 0.9",
         "rows": rows,
     }
+    if ci_forms:
+        result["ci_rows"] = ci_evaluation(model, ci_forms, args, training, val_fraction)
     if args.topicality and model.vocab.title_end_id is not None:
         train_texts = [p.text for p in corpus.split(all_poems, val_fraction)[0]]
         result["topicality"] = topicality_rows(model, forms, all_poems, val_fraction, args.topicality, train_texts)
@@ -340,6 +379,8 @@ def main(argv=None, prog="python -m poemnet.evaluate"):
         f"untitled {t['untitled']:.3f} ± {t['untitled_se']:.3f} (± one standard error)"
         for t in result.get("topicality", [])
     ]
+    if result.get("ci_rows"):
+        lines += ["", table(result["ci_rows"], CI_COLUMNS)]
     emit("\n".join([*lines, f"wrote {out}"]))
 
 

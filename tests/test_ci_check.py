@@ -90,3 +90,41 @@ def test_the_human_ci_of_the_common_cipai():
         assert row["preset"] == ci_check.HUMAN and row["layout"] >= 0.8 and row["tones"] >= 0.95
         assert 0.5 <= row["rhyme_rate"] < 1.0 and row["copy_rate"] < 0.2
     assert rows[-1]["poems"] == sum(r["poems"] for r in rows[:-1])
+
+
+def test_evaluate_prints_the_ci_table_beside_the_shi_one(tmp_path):
+    from ci_model import make_ci_model
+
+    from conftest import run_script
+
+    path = tmp_path / "ci.onnx"
+    make_ci_model(path)
+    out = tmp_path / "eval.json"
+    result = run_script(
+        "-m",
+        "poemnet.evaluate",
+        "--model",
+        path,
+        "--n",
+        "4",
+        "--presets",
+        "plain",
+        "all",
+        "--reference",
+        "5",
+        "--out",
+        out,
+        "--forms",
+        "五绝",
+        "浣溪沙",
+        "菩萨蛮",
+    )
+    assert result.returncode == 0, result.stderr
+    import json
+
+    report = json.loads(out.read_text(encoding="utf-8"))
+    ci = {(r["form"], r["preset"]): r for r in report["ci_rows"]}
+    assert ci[("浣溪沙", "all")]["layout"] == 1.0 and ci[("菩萨蛮", "all")]["rhyme_rate"] == 1.0
+    assert ("浣溪沙", "human (validation)") in ci
+    assert {r["form"] for r in report["rows"]} == {"五绝"}  # the 诗 table keeps the 诗 forms
+    assert "| 词牌 |" in result.stdout

@@ -48,7 +48,11 @@ def parser(prog):
     )
     p.add_argument("--start", help="the poem's first character, e.g. 月")
     p.add_argument("--acrostic", help="one character per line, each line starts with it, e.g. 春夏秋冬")
-    p.add_argument("--form", help="五绝, 七绝, 五律 or 七律, or 五絕, 七言律诗 ... (default: the model's first form)")
+    p.add_argument(
+        "--form",
+        help="五绝, 七绝, 五律, 七律 (or 五絕, 七言律诗 ...), or a 词牌 such as 水调歌头 the model knows "
+        "(poemnet list shows them; default: the model's first form)",
+    )
     p.add_argument(
         "--rhyme",
         nargs="?",

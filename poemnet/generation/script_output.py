@@ -65,6 +65,10 @@ def to_script(text, form, source, target, preferred=None, template=None, rhyme_g
 def requirements(text, form, template=None, rhyme_group=None):
     """{position: fits(tone, groups)} for the characters whose class the simplified poem's rhyme
     and template rely on."""
+    if form.kind == "词":
+        from poemnet.generation.ci_check import script_requirements
+
+        return script_requirements(text, form)
     checks = {}
 
     def need(position, check):
