@@ -35,7 +35,7 @@ import poemnet.generation.generate  # noqa: E402
 import poemnet.generation.lookahead  # noqa: E402
 import poemnet.generation.scoring  # noqa: E402
 from poemnet.common.forms import FORMS  # noqa: E402
-from poemnet.generation.generate import Constraints, generate_detailed, poem_rules  # noqa: E402
+from poemnet.generation.generate import Constraints, generate_detailed, model_rules, poem_rules  # noqa: E402
 from poemnet.generation.runtime import PoemModel  # noqa: E402
 from poemnet.generation.sampling import Sampling  # noqa: E402
 
@@ -85,14 +85,7 @@ def generation_rows(model_dir, repeats):
             for form, rules, constraints in SETTINGS:
                 if form.name not in {f.name for f in model.forms}:
                     continue
-                decoder = poem_rules(
-                    model.vocab,
-                    form,
-                    constraints=constraints,
-                    prosody=model.prosody,
-                    line_filter=model.line_filter,
-                    parallel_pairs=model.parallel_pairs if constraints.parallel else None,
-                )
+                decoder = model_rules(model, form, constraints)
                 ms = median_ms(
                     lambda i: generate_detailed(
                         model.step, model.zero_state, model.vocab, form, batch, decoder, Sampling(0.8, 0, 0.9), i

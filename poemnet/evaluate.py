@@ -107,22 +107,14 @@ def _chars(text, form):
 def generated_rows(model, forms, presets, n, seed, sampling, corpus_line_set, tables=None):
     """One row per form and preset: metrics of n poems generated with the preset's constraints
     (a 律诗 preset only for the 律诗)."""
-    from poemnet.generation.generate import Constraints, generate_detailed, poem_rules
+    from poemnet.generation.generate import Constraints, generate_detailed, model_rules
 
     rows = []
     for form in forms:
         for preset in presets:
             if preset in LU_ONLY and form.name not in LU_FORMS:
                 continue
-            constraints = Constraints(**PRESETS[preset])
-            decoder = poem_rules(
-                model.vocab,
-                form,
-                constraints=constraints,
-                prosody=model.prosody,
-                line_filter=model.line_filter,
-                parallel_pairs=model.parallel_pairs if constraints.parallel else None,
-            )
+            decoder = model_rules(model, form, Constraints(**PRESETS[preset]))
             started = time.perf_counter()
             poems = generate_detailed(model.step, model.zero_state, model.vocab, form, n, decoder, sampling, seed)
             seconds = time.perf_counter() - started

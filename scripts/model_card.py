@@ -94,12 +94,7 @@ def main():
     config = (args.run_dir / "final" / "config.yaml").read_text(encoding="utf-8")
     corpus_stats = json.loads(Path(str(ROOT / "data" / "poems.jsonl.gz") + ".stats.json").read_text(encoding="utf-8"))
     lines = [
-        "# PoemNet release model",
-        "",
-        f"`poemnet/models/{shipped.name}`: {shipped.stat().st_size / 1e6:.1f} MB, int8 weights (LSTM, output layer "
-        "and embedding), activations quantized row by row so that a poem does not depend on its batch.",
-        f"sha256: {sha256(shipped)}",
-        "",
+        *header(shipped),
         "## How it was made",
         "",
         "```",
@@ -135,6 +130,17 @@ def main():
     print(f"wrote {MODELS / 'MODEL_CARD.md'} and {shipped}")
 
 
+def header(shipped):
+    return [
+        "# PoemNet release model",
+        "",
+        f"`poemnet/models/{shipped.name}`: {shipped.stat().st_size / 1e6:.1f} MB, int8 weights (LSTM, output layer "
+        "and embedding), activations quantized row by row so that a poem does not depend on its batch.",
+        f"sha256: {sha256(shipped)}",
+        "",
+    ]
+
+
 def write_remade_card(previous, shipped, table, args):
     """The previous card's training sections (same weights), with the new file, evaluation and poems."""
     start, end = previous.index("## How it was made"), previous.index("## Evaluation")
@@ -145,12 +151,7 @@ def write_remade_card(previous, shipped, table, args):
         f"poemnet/models/{shipped.name}`): the validation figures above are the training run's."
     )
     lines = [
-        "# PoemNet release model",
-        "",
-        f"`poemnet/models/{shipped.name}`: {shipped.stat().st_size / 1e6:.1f} MB, int8 weights (LSTM, output layer "
-        "and embedding), activations quantized row by row so that a poem does not depend on its batch.",
-        f"sha256: {sha256(shipped)}",
-        "",
+        *header(shipped),
         training,
         "",
         *evaluation_section(table, args, artifact=False),

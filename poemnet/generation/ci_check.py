@@ -108,7 +108,7 @@ def ci_rows(model, forms, n, seed, corpus, presets=("plain", "all"), sampling=No
     """Rows of measures: for each 词牌 of `forms` (the model's Forms of kind 词) and preset, `n` 词
     the model writes; then the validation split's human 词 of each (`corpus`: the 词 corpus's
     Poems); and a total row per preset. Copies count against the corpus's training split."""
-    from poemnet.generation.generate import Constraints, generate_detailed, poem_rules
+    from poemnet.generation.generate import Constraints, generate_detailed, model_rules
     from poemnet.generation.sampling import Sampling
 
     forms = [f for f in forms if f.kind == "词"]
@@ -119,13 +119,7 @@ def ci_rows(model, forms, n, seed, corpus, presets=("plain", "all"), sampling=No
     for preset in presets:
         preset_rows = []
         for form in forms:
-            decoder = poem_rules(
-                model.vocab,
-                form,
-                constraints=Constraints(**PRESETS[preset]),
-                prosody=model.prosody,
-                line_filter=model.line_filter if PRESETS[preset].get("novel") else None,
-            )
+            decoder = model_rules(model, form, Constraints(**PRESETS[preset]))
             started = time.perf_counter()
             poems = generate_detailed(model.step, model.zero_state, model.vocab, form, n, decoder, sampling, seed)
             seconds = time.perf_counter() - started

@@ -133,6 +133,20 @@ def poem_rules(vocab, form, first_chars=None, constraints=None, prosody=None, li
     return decoder
 
 
+def model_rules(model, form, constraints):
+    """poem_rules for a model file (PoemModel): its prosody, line filter and 对仗 pairs are read
+    only where the constraints need them."""
+    c = constraints
+    return poem_rules(
+        model.vocab,
+        form,
+        constraints=c,
+        prosody=model.prosody if c.needs_prosody else None,
+        line_filter=model.line_filter if c.needs_line_filter else None,
+        parallel_pairs=model.parallel_pairs if c.parallel else None,
+    )
+
+
 def _templates(prosody, form, name, forced):
     """The form's templates (or the named one) that fit the forced characters ({position: token})
     best: a start character, an acrostic or a given first line chooses among them."""

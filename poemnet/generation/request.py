@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from poemnet.common.errors import UserError
 from poemnet.common.writing_system import to_model_char
 from poemnet.generation import topic
-from poemnet.generation.generate import Constraints, generate_detailed, poem_rules
+from poemnet.generation.generate import Constraints, generate_detailed, model_rules
 from poemnet.generation.sampling import Sampling
 
 MAX_POEMS = 1024
@@ -140,14 +140,7 @@ def prepare(model, r):
     sampling = check_sampling(r)
     form = choose_form(model, r.form)
     wanted = constraints(r, model, form, first_chars(model, form, r.start, r.acrostic))
-    decoder = poem_rules(
-        model.vocab,
-        form,
-        constraints=wanted,  # prosody and the filter are read on first use
-        prosody=model.prosody if wanted.needs_prosody else None,
-        line_filter=model.line_filter if wanted.needs_line_filter else None,
-        parallel_pairs=model.parallel_pairs if wanted.parallel else None,
-    )
+    decoder = model_rules(model, form, wanted)  # prosody and the filter are read on first use
     seed = r.seed if r.seed is not None else int.from_bytes(os.urandom(4), "big") >> 1  # secrets costs its import
     return Prepared(form, decoder, sampling, seed, r.n)
 
