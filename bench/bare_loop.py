@@ -56,7 +56,12 @@ def interleaved(config, precision, steps, warmup):
     """Median step time of Trainer.train_step and of BareLoop.step, alternating in this process."""
     from poemnet.training.trainer import Trainer, make_accelerator
 
-    cfg = load_config(config, [f"train.mixed_precision={precision}", "output.tensorboard=false"])
+    overrides = [
+        f"train.mixed_precision={precision}",
+        "output.tensorboard=false",
+        "data.title_share=0",
+    ]  # like the bare loop
+    cfg = load_config(config, overrides)
     trainer = Trainer(cfg, make_accelerator(cfg))
     bare = BareLoop(cfg, precision, trainer.data)
     ours, theirs = [], []
