@@ -26,7 +26,6 @@ COMMANDS = {
     "export": ("poemnet.training.cli", "export", "export a trained model to ONNX (train extra)", True),
     "corpus": ("poemnet.builders.corpus", "main", "build a corpus file or count one", False),
 }
-TAKES_NO_PROG = {"corpus"}  # its parser names itself python -m poemnet.builders.corpus
 TRAIN_EXTRA = {"torch", "accelerate", "onnx", "onnxscript", "yaml", "safetensors", "tqdm", "tensorboard"}
 
 
@@ -52,7 +51,7 @@ def main(argv=None):
         raise UserError(f"poemnet {name} needs PyTorch, which is not installed: pip install 'poemnet[train]'")
     try:
         run = getattr(importlib.import_module(module), function)
-        return run(rest) if name in TAKES_NO_PROG else run(rest, prog=f"poemnet {name}")
+        return run(rest, prog=f"poemnet {name}")
     except ModuleNotFoundError as e:
         if (e.name or "").split(".")[0] not in TRAIN_EXTRA:
             raise

@@ -211,3 +211,23 @@ def test_evaluate_runs_on_a_fresh_clone_against_the_embedded_corpus(tmp_path):
     assert "usage: python -m poemnet.evaluate" in ok(run_script("-m", "poemnet.evaluate", "--help"))
     assert_clean_error(poemnet(*args, "--corpus", tmp_path / "none.jsonl"), "none.jsonl not found")
     assert_clean_error(poemnet(*args, "--artifact", tmp_path), "needs PyTorch", "pip install 'poemnet[train]'")
+
+
+def test_plain_output_names_where_a_rule_gave_way():
+    result = run_script(
+        "-m", "poemnet", "write", "--model", "shipped", "--acrostic", "春春春春", "--no-repeat", "--seed", "1"
+    )
+    assert result.returncode == 0, result.stderr
+    notes = [line for line in result.stdout.splitlines() if line.startswith("# gave way")]
+    assert notes == [
+        f"# gave way at line {k}, character 1: no_repeat (no character there kept every rule)" for k in (2, 3, 4)
+    ]
+    clean = run_script(
+        "-m", "poemnet", "write", "--model", "shipped", "--acrostic", "春夏秋冬", "--no-repeat", "--seed", "1"
+    )
+    assert "# gave way" not in clean.stdout
+
+
+def test_the_corpus_command_keeps_the_one_line_contract():
+    assert_clean_error(run_script("-m", "poemnet", "corpus"), "required")
+    assert "usage: poemnet corpus" in run_script("-m", "poemnet", "corpus", "--help").stdout

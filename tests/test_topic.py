@@ -92,6 +92,7 @@ def test_a_first_line_and_keywords_hold_with_every_rule_on_the_shipped_model(for
         (["--first-line", "床前明月"], "the first line of a 五绝 has 5"),
         (["--first-line", "床前明月光", "--start", "月"], "--first-line gives the first character already"),
         (["--first-line", "床前明月𠀀"], "not in the model's vocabulary"),
+        (["--first-line", "床前，明月"], "holds '，', not a Chinese character"),
         (["--keywords", "江月孤舟人"], "a keyword fits in 4"),
         (["--keywords", "江,,月"], "empty keyword"),
     ],

@@ -9,7 +9,6 @@ The source is the npm package `chinese-poetry` (`npm pack chinese-poetry`), unpa
 simplified characters with OpenCC (t2s) and drop exact duplicates of the converted text.
 """
 
-import argparse
 import gzip
 import io
 import json
@@ -23,7 +22,7 @@ from pathlib import Path
 
 from poemnet.common.atomic import write_bytes_atomic, write_text_atomic
 from poemnet.common.corpus import Poem, load, stats, stats_path
-from poemnet.common.errors import UserError, run_cli
+from poemnet.common.errors import ArgumentParser, UserError, run_cli
 from poemnet.common.forms import FORMS, detect_form, is_hanzi
 
 MAX_TITLE = 12  # characters: longer titles (mostly collection names before the poem's own) are cut
@@ -166,8 +165,8 @@ def save(poems, path):
     write_bytes_atomic(path, lines)
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m poemnet.builders.corpus", description=__doc__.split("\n")[0])
+def main(argv=None, prog="python -m poemnet.builders.corpus"):
+    parser = ArgumentParser(prog=prog, description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     b = sub.add_parser("build", help="build a corpus file from the chinese-poetry package")
     b.add_argument("--source", required=True, help="unpacked chinese-poetry folder or its .tgz")

@@ -131,8 +131,21 @@ def main(argv=None, prog="poemnet write", root=None):
     if args.json:
         emit(json.dumps(report(net, poems, again, source, fallback, elapsed_ms), ensure_ascii=False))
     else:
-        emit("\n\n".join("\n".join(poem.lines) + f"\n# {line}" for poem, line in zip(poems, again)))
+        emit("\n\n".join("\n".join([*poem.lines, *gave_way(poem), f"# {line}"]) for poem, line in zip(poems, again)))
     return 0
+
+
+def gave_way(poem):
+    """'#' lines naming each place where a rule had to give way (the rules together left no
+    character there, e.g. a first line or an acrostic that fits no template)."""
+    notes = []
+    for r in poem.relaxations:
+        line, start = 0, 0
+        while line + 1 < len(poem.lines) and start + len(poem.lines[line]) <= r["position"]:
+            start, line = start + len(poem.lines[line]), line + 1
+        where = f"line {line + 1}, character {r['position'] - start + 1}"
+        notes.append(f"# gave way at {where}: {', '.join(r['relaxed'])} (no character there kept every rule)")
+    return notes
 
 
 def written(args, request, root):

@@ -12,6 +12,7 @@
 import numpy as np
 
 from poemnet.common.errors import UserError
+from poemnet.common.forms import is_hanzi
 from poemnet.common.writing_system import to_model_char
 
 MAX_TITLE = 12  # the builder cuts titles at this length too
@@ -62,6 +63,12 @@ def check_first_line(vocab, script, form, text):
     if text is None:
         return None
     text = text.strip().rstrip("，。、？！；,.")
+    odd = next((ch for ch in text if not is_hanzi(ch)), None)
+    if odd is not None:
+        raise UserError(
+            f"--first-line {text!r} holds {odd!r}, not a Chinese character: give the line's characters "
+            "only, e.g. 床前明月光"
+        )
     length = form_line_lengths(form)[0]
     if len(text) != length:
         raise UserError(

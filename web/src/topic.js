@@ -55,6 +55,9 @@ export function checkKeywords(vocab, toChar, form, keywords) {  // each checked 
 export function checkFirstLine(vocab, toChar, form, text) {  // the first line in the model's characters; null for none
   if (text === null || text === undefined) return null;
   const chars = Array.from(text.trim().replace(TRAILING, '')), length = lineLengths(form)[0];
+  const odd = chars.find((ch) => !vocab.isHanzi(ch));
+  check(odd === undefined, `the first line '${chars.join('')}' holds '${odd}', not a Chinese character: give the line's `
+        + 'characters only, e.g. 床前明月光');
   check(chars.length === length,
         `the first line '${chars.join('')}' has ${chars.length} characters; the first line of a ${form.name} has ${length}`);
   return chars.map((ch) => toChar(ch, 'first line character')).join('');
