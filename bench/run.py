@@ -225,6 +225,22 @@ def train_rate(cmd, out):
     return (last["tokens"] - first["tokens"]) / (last["elapsed_s"] - first["elapsed_s"])
 
 
+def bare_loop_command(config, steps, precision, warmup, *extra):
+    return [
+        sys.executable,
+        "bench/bare_loop.py",
+        "--config",
+        config,
+        "--steps",
+        str(steps),
+        "--precision",
+        precision,
+        "--warmup-steps",
+        str(warmup),
+        *extra,
+    ]
+
+
 def training_rows(steps, config, pairs, warmup=10):
     """train_dist.py against the bare loop after `warmup` steps, run alternately `pairs` times: the
     median of each, since a shared machine moves single runs by several percent."""
@@ -264,23 +280,7 @@ def training_rows(steps, config, pairs, warmup=10):
                         out,
                     )
                 )
-                bare.append(
-                    train_rate(
-                        [
-                            sys.executable,
-                            "bench/bare_loop.py",
-                            "--config",
-                            config,
-                            "--steps",
-                            str(steps),
-                            "--precision",
-                            precision,
-                            "--warmup-steps",
-                            str(warmup),
-                        ],
-                        None,
-                    )
-                )
+                bare.append(train_rate(bare_loop_command(config, steps, precision, warmup), None))
             ours, bare = statistics.median(ours), statistics.median(bare)
             rows.append(
                 {
@@ -291,19 +291,7 @@ def training_rows(steps, config, pairs, warmup=10):
                 }
             )
             result = subprocess.run(
-                [
-                    sys.executable,
-                    "bench/bare_loop.py",
-                    "--config",
-                    config,
-                    "--steps",
-                    str(steps),
-                    "--warmup-steps",
-                    str(warmup),
-                    "--precision",
-                    precision,
-                    "--interleaved",
-                ],
+                bare_loop_command(config, steps, precision, warmup, "--interleaved"),
                 cwd=ROOT,
                 capture_output=True,
                 text=True,

@@ -8,17 +8,10 @@ the page must allow the same tokens and relax the same rules; the 词 fields of 
 as strictly (a damaged 词 model.json is refused).
 """
 
-import json
-import os
-import re
-import subprocess
-
 import pytest
 from ci_model import CI_FORMS, make_ci_model
 from golden_cases import CI_SWITCHES, write_golden
-from test_js_twin import missing
-
-from conftest import ROOT
+from test_js_twin import require_node, run_node_twin
 
 pytestmark = pytest.mark.slow  # launches node
 
@@ -31,11 +24,7 @@ def ci_onnx(tmp_path_factory):
 
 
 def test_the_javascript_twin_agrees_with_python_on_ci(ci_onnx, tmp_path):
-    need = missing()
-    if need:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"the JavaScript twin's test needs {need}")
-        pytest.skip(f"the JavaScript twin's test needs {need}")
+    require_node()
     golden = write_golden(ci_onnx, tmp_path, ci=True)
     names = {poem["name"] for poem in golden["poems"]}
     for form in CI_FORMS:
@@ -44,19 +33,7 @@ def test_the_javascript_twin_agrees_with_python_on_ci(ci_onnx, tmp_path):
     relaxed = {name for poem in golden["poems"] for names in poem["relaxations"] for name in names}
     assert relaxed >= {"tones", "rhyme_group"}, relaxed  # the 词 cases relax too
     assert {poem["poem"].get("rhyme_group") for poem in golden["poems"]} >= {"第七部", "第一部"}
-    result = subprocess.run(
-        ["node", "--test", "--test-reporter=tap", "web/test/"],
-        cwd=ROOT,
-        env={**os.environ, "POEMNET_GOLDEN": str(tmp_path)},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    failures = [line for line in result.stdout.splitlines() if line.startswith("not ok")]
-    assert result.returncode == 0, (failures[:10], result.stdout[-4000:], result.stderr[-2000:])
-    counts = {k: int(v) for k, v in re.findall(r"^# (pass|fail|skipped|cancelled) (\d+)$", result.stdout, re.M)}
-    tally = json.loads(re.search(r"^# twin checked: (\{.*\})$", result.stdout, re.M).group(1))
-    assert counts["fail"] == counts["skipped"] == counts["cancelled"] == 0, counts
+    counts, tally = run_node_twin(tmp_path)
     # + sampling, query, damage, 词 damage, summary
     assert counts["pass"] == len(golden["poems"]) + len(golden["rejected"]) + 5, counts
     assert tally["poems"] == len(golden["poems"]) and tally["masks"] == sum(len(p["masks"]) for p in golden["poems"])

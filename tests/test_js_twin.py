@@ -43,6 +43,34 @@ def missing():
     return None
 
 
+def require_node():
+    """Skip locally, fail under CI=true, when node or onnxruntime-web is missing."""
+    need = missing()
+    if need and os.environ.get("CI") == "true":
+        pytest.fail(f"the JavaScript twin's test needs {need}")
+    if need:
+        pytest.skip(f"the JavaScript twin's test needs {need}")
+
+
+def run_node_twin(golden_dir):
+    """`node --test web/test/` against the golden cases in `golden_dir`: (TAP counts, the twin's tally);
+    fails with the first failures when any test failed."""
+    result = subprocess.run(
+        ["node", "--test", "--test-reporter=tap", "web/test/"],
+        cwd=ROOT,
+        env={**os.environ, "POEMNET_GOLDEN": str(golden_dir)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    failures = [line for line in result.stdout.splitlines() if line.startswith("not ok")]
+    assert result.returncode == 0, (failures[:10], result.stdout[-4000:], result.stderr[-2000:])
+    counts = {k: int(v) for k, v in re.findall(r"^# (pass|fail|skipped|cancelled) (\d+)$", result.stdout, re.M)}
+    tally = json.loads(re.search(r"^# twin checked: (\{.*\})$", result.stdout, re.M).group(1))
+    assert counts["fail"] == counts["skipped"] == counts["cancelled"] == 0, counts
+    return counts, tally
+
+
 def test_every_javascript_file_is_named_after_its_python_twin():
     python = {p.stem for p in (ROOT / "poemnet").rglob("*.py")}
     scripts = sorted(p.name for p in (WEB / "src").glob("*.js"))
@@ -60,29 +88,13 @@ def test_no_javascript_file_hard_codes_what_model_json_says():
 
 @pytest.mark.slow  # launches node
 def test_the_javascript_twin_agrees_with_python_on_golden_cases(all_forms_onnx, tmp_path):
-    need = missing()
-    if need:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"the JavaScript twin's test needs {need}")
-        pytest.skip(f"the JavaScript twin's test needs {need}")
+    require_node()
     golden = write_golden(all_forms_onnx[0], tmp_path)
     relaxed = {name for poem in golden["poems"] for names in poem["relaxations"] for name in names}
     assert relaxed >= {"tones", "rhyme_group", "no_repeat"}, relaxed  # the golden cases relax
     assert any(len(names) > 1 for poem in golden["poems"] for names in poem["relaxations"])
-    result = subprocess.run(
-        ["node", "--test", "--test-reporter=tap", "web/test/"],
-        cwd=ROOT,
-        env={**os.environ, "POEMNET_GOLDEN": str(tmp_path)},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    failures = [line for line in result.stdout.splitlines() if line.startswith("not ok")]
-    assert result.returncode == 0, (failures[:10], result.stdout[-4000:], result.stderr[-2000:])
-    counts = {k: int(v) for k, v in re.findall(r"^# (pass|fail|skipped|cancelled) (\d+)$", result.stdout, re.M)}
-    tally = json.loads(re.search(r"^# twin checked: (\{.*\})$", result.stdout, re.M).group(1))
+    counts, tally = run_node_twin(tmp_path)
     masks = sum(len(poem["masks"]) for poem in golden["poems"])
-    assert counts["fail"] == counts["skipped"] == counts["cancelled"] == 0, counts
     assert counts["pass"] == len(golden["poems"]) + len(golden["rejected"]) + 4, (
         counts
     )  # + sampling, query, damage, summary

@@ -43,20 +43,7 @@ def test_two_cpu_processes_match_one_process_with_twice_the_batch(tmp_path):
         "--set",
         "model.dropout=0.3",  # each poem's masks come from its place in the global batch, not from its rank
     ]
-    two = run_script(
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nproc_per_node",
-        "2",
-        "train_dist.py",
-        *common,
-        "--set",
-        "train.batch_size=8",
-        "--set",
-        f"output.dir={tmp_path / 'two'}",
-        env={"ACCELERATE_USE_CPU": "true"},
-    )
+    two = two_ranks("train_dist.py", *common, "--set", "train.batch_size=8", "--set", f"output.dir={tmp_path / 'two'}")
     assert two.returncode == 0, two.stderr[-3000:]
     assert "2 process(es), DistributedType.MULTI_CPU" in two.stdout + two.stderr
     assert (tmp_path / "two" / "checkpoints" / "step-0000004" / "rng-rank1.safetensors").exists()

@@ -18,6 +18,7 @@ import shlex
 import time
 
 from poemnet.common.errors import ArgumentParser, UserError
+from poemnet.common.form_data import form_named
 from poemnet.generation.model_choice import SHIPPED, clone_root, default_model, is_shipped, model_file
 from poemnet.generation.output import emit, note, utf8_streams
 from poemnet.generation.request import CANONICAL_FORM, MAX_POEMS, Request, check_sampling
@@ -138,13 +139,14 @@ def main(argv=None, prog="poemnet write", root=None):
 def gave_way(poem):
     """'#' lines naming each place where a rule had to give way (the rules together left no
     character there, e.g. a first line or an acrostic that fits no template)."""
+    form = form_named(poem.form)
     notes = []
     for r in poem.relaxations:
-        line, start = 0, 0
-        while line + 1 < len(poem.lines) and start + len(poem.lines[line]) <= r["position"]:
-            start, line = start + len(poem.lines[line]), line + 1
-        where = f"line {line + 1}, character {r['position'] - start + 1}"
-        notes.append(f"# gave way at {where}: {', '.join(r['relaxed'])} (no character there kept every rule)")
+        line, col = form.locate(r["position"])
+        notes.append(
+            f"# gave way at line {line + 1}, character {col + 1}: {', '.join(r['relaxed'])} "
+            "(no character there kept every rule)"
+        )
     return notes
 
 

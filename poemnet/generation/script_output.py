@@ -81,7 +81,7 @@ def requirements(text, form, template=None, rhyme_group=None):
         for line, row in enumerate(marks):
             for col, mark in enumerate(row):
                 if mark != "中":
-                    need(line * (form.line_len + 1) + col, lambda tone, _, m=mark: verse_check.fits_mark(m, tone))
+                    need(form.line_position(line) + col, lambda tone, _, m=mark: verse_check.fits_mark(m, tone))
     groups = verse_check.shared_groups(text, form)
     if groups:
         names = prosody.load_table()[1]
@@ -89,7 +89,7 @@ def requirements(text, form, template=None, rhyme_group=None):
         rhyming = verse_check.rhyme_positions(text, form)
         for position in rhyming:
             need(position, lambda tone, gids: tone in (prosody.PING, prosody.EITHER) and group in gids)
-        first = verse_check.line_end(form, 0)
+        first = form.line_end(0)
         if first not in rhyming:  # a 平-only traditional ending would make the first line rhyme, or fail to
             need(first, lambda tone, gids: tone != prosody.PING or group in gids)
     return {p: (lambda tone, gids, cs=cs: all(c(tone, gids) for c in cs)) for p, cs in checks.items()}

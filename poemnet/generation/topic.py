@@ -40,7 +40,7 @@ def check_title(vocab, script, title):
 def check_keywords(vocab, script, form, keywords):
     """The keywords in the model's characters, each checked to fit inside one line before its end."""
     result = []
-    room = min(form_line_lengths(form)) - 1
+    room = min(form.line_lengths) - 1
     for word in keywords or ():
         word = word.strip()
         if not word:
@@ -69,16 +69,12 @@ def check_first_line(vocab, script, form, text):
             f"--first-line {text!r} holds {odd!r}, not a Chinese character: give the line's characters "
             "only, e.g. 床前明月光"
         )
-    length = form_line_lengths(form)[0]
+    length = form.line_lengths[0]
     if len(text) != length:
         raise UserError(
             f"--first-line {text!r} has {len(text)} characters; the first line of a {form.name} has {length}"
         )
     return "".join(to_model_char(ch, vocab, script, "--first-line character") for ch in text)
-
-
-def form_line_lengths(form):
-    return list(form.line_lengths)
 
 
 def forced_rule(positions, size):
@@ -96,11 +92,7 @@ def forced_rule(positions, size):
 
 def line_spans(form):
     """[(start position, length)] of each line."""
-    spans, start = [], 0
-    for length in form_line_lengths(form):
-        spans.append((start, length))
-        start += length + 1  # the punctuation after the line
-    return spans
+    return [(form.line_position(line), length) for line, length in enumerate(form.line_lengths)]
 
 
 def keyword_rule(form, keywords, size):

@@ -4,15 +4,10 @@ script: the evaluation measures with these, and the script conversion keeps them
 from poemnet.common import prosody
 
 
-def line_end(form, line):
-    """The position in the poem's text of a line's last character (before its punctuation)."""
-    return line * (form.line_len + 1) + form.line_len - 1
-
-
 def rhyme_positions(text, form, script="simplified"):
     """The even lines' last characters, and the first line's when it ends in a 平-only character."""
-    positions = [line_end(form, i) for i in range(1, form.num_lines, 2)]
-    first = line_end(form, 0)
+    positions = [form.line_end(i) for i in range(1, form.num_lines, 2)]
+    first = form.line_end(0)
     if prosody.char_info(text[first], script)[0] == prosody.PING:
         positions.insert(0, first)
     return positions
@@ -46,7 +41,7 @@ def ambiguous_end(text, form, script="simplified"):
     7 in one with a 平 reading (平 or either); line 1 in an "either" character (a 平-only one
     rhymes there, a 仄-only one does not: only an either leaves the reader guessing)."""
     for line in range(0, form.num_lines, 2):
-        tone, _ = prosody.char_info(text[line_end(form, line)], script)
+        tone, _ = prosody.char_info(text[form.line_end(line)], script)
         if tone == prosody.EITHER or (line > 0 and tone == prosody.PING):
             return True
     return False

@@ -23,6 +23,8 @@ export class Form {
 
   get numLines() { return this.layout.length; }
 
+  get lineLengths() { return this.layout.map(([n]) => n); }
+
   get lineLen() {  // characters per line where every line has as many (a 诗 form), else null
     const lengths = new Set(this.layout.map(([n]) => n));
     return lengths.size === 1 ? [...lengths][0] : null;

@@ -36,10 +36,9 @@ export function checkTitle(vocab, toChar, title) {  // the title in the model's 
   return chars.map((ch) => toChar(ch, 'title character')).join('');
 }
 
-export function lineLengths(form) { return form.layout.map(([n]) => n); }
 
 export function checkKeywords(vocab, toChar, form, keywords) {  // each checked to fit inside one line before its end
-  const room = Math.min(...lineLengths(form)) - 1, result = [];
+  const room = Math.min(...form.lineLengths) - 1, result = [];
   for (const given of keywords ?? []) {
     const word = Array.from(given.trim());
     check(word.length, 'the keywords have an empty keyword: separate keywords with commas, e.g. 江,月,孤舟');
@@ -54,7 +53,7 @@ export function checkKeywords(vocab, toChar, form, keywords) {  // each checked 
 
 export function checkFirstLine(vocab, toChar, form, text) {  // the first line in the model's characters; null for none
   if (text === null || text === undefined) return null;
-  const chars = Array.from(text.trim().replace(TRAILING, '')), length = lineLengths(form)[0];
+  const chars = Array.from(text.trim().replace(TRAILING, '')), length = form.lineLengths[0];
   const odd = chars.find((ch) => !vocab.isHanzi(ch));
   check(odd === undefined, `the first line '${chars.join('')}' holds '${odd}', not a Chinese character: give the line's `
         + 'characters only, e.g. 床前明月光');
@@ -73,7 +72,7 @@ export function forcedRule(positions, size) {  // a hard rule: {position: token 
 }
 
 export function lineSpans(form) {  // [[start position, length]] of each line
-  return lineLengths(form).map((n, line) => [form.linePosition(line), n]);
+  return form.lineLengths.map((n, line) => [form.linePosition(line), n]);
 }
 
 const same = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
