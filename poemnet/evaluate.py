@@ -36,6 +36,7 @@ from poemnet.generation import request
 from poemnet.generation.line_filter import corpus_lines
 from poemnet.generation.output import emit, note, utf8_streams
 from poemnet.generation.sampling import Sampling
+from poemnet.generation.topic_check import held_out_titles, topicality_rows
 from poemnet.generation.verse_check import ambiguous_end, matching_templates, repeats_rhyme, rhymes
 
 PRESETS = {
@@ -131,6 +132,31 @@ def generated_rows(model, forms, presets, n, seed, sampling, corpus_line_set, ta
     return rows
 
 
+TITLED = " + title"  # the suffix of a preset's row written for held-out titles
+
+
+def titled_rows(model, forms, presets, titles, seed, corpus_line_set, tables=None):
+    """For a model trained with titles: one row per form and preset, poem i written for held-out
+    title i of its form (titles: {form name: [titles]}), one request each, seed + i."""
+    rows = []
+    for form in forms:
+        for preset in presets:
+            wanted = titles.get(form.name, [])
+            if (preset in LU_ONLY and form.name not in LU_FORMS) or "lookahead" in PRESETS[preset] or not wanted:
+                continue
+            options = {k: ("" if k == "rhyme" else v) for k, v in PRESETS[preset].items()}  # "": any group
+            started, poems = time.perf_counter(), []
+            for i, title in enumerate(wanted):
+                ask = request.Request(form=form.name, seed=seed + i, title=title, **options)
+                poems += request.write(model, request.prepare(model, ask))
+            seconds = time.perf_counter() - started
+            row = {"form": form.name, "preset": preset + TITLED}
+            row.update(metrics([p["text"] for p in poems], form, corpus_line_set, model.script, tables))
+            row.update(relaxed_share=sum(bool(p.get("relaxed")) for p in poems) / len(poems))
+            rows.append({**row, "poems_per_s": len(poems) / seconds})
+    return rows
+
+
 def reference_rows(forms, poems, val_fraction, script, limit, tables=None):
     """The validation split's human poems, measured the same way (copy rate against the train split)."""
     train, val = corpus.split(poems, val_fraction)
@@ -141,54 +167,6 @@ def reference_rows(forms, poems, val_fraction, script, limit, tables=None):
         if texts:
             measured = metrics(texts, form, train_lines, script, tables)
             rows.append({"form": form.name, "preset": "human (validation)", **measured})
-    return rows
-
-
-def validation_perplexity(artifact_dir):
-    """Per-form validation loss and perplexity of a training artifact, with torch (imported here
-    only); for a model trained with titles also the perplexity of the same poems given their title."""
-    import math
-
-    from poemnet.training import artifact
-    from poemnet.training.batches import load_data, loss_sums, titled_validation
-
-    trained = artifact.read(artifact_dir)
-    data = load_data(trained.cfg.data)
-    title_end = data.vocab.title_end_id
-    sums = loss_sums(trained.model, data.val, "cpu", title_end_id=title_end)
-    titled = titled_validation(data)
-    titled_sums = loss_sums(trained.model, titled, "cpu", title_end_id=title_end) if titled else {}
-    result = {}
-    for form in [f for f in FORMS if f in sums]:
-        total, count = sums[form]
-        row = {"val_loss": total / count, "val_ppl": math.exp(total / count)}
-        if form in titled_sums:
-            row["val_ppl_titled"] = math.exp(titled_sums[form][0] / titled_sums[form][1])
-        result[form] = row
-    return result
-
-
-def topicality_rows(model, forms, poems, val_fraction, limit, tables_texts):
-    """For a model trained with titles: poems written for held-out titles against untitled poems
-    with the same seeds, by common/topicality.py (mean and its standard error)."""
-    from poemnet.common.topicality import CharTfIdf, spread, topicality
-
-    tfidf, rows = CharTfIdf(tables_texts), []
-    held_out = corpus.split(poems, val_fraction)[1]
-    for form in forms:
-        human = [p for p in held_out if p.form == form.name and p.title]
-        human = [p for p in human if all(ch in model.vocab.index for ch in p.title)][:limit]
-        if len(human) < 2:
-            continue
-        row = {"form": form.name, "poems": len(human)}
-        for name, titled in (("titled", True), ("untitled", False)):
-            asks = [
-                request.Request(form=form.name, seed=i, title=p.title if titled else None) for i, p in enumerate(human)
-            ]
-            texts = [request.write(model, request.prepare(model, ask))[0]["text"] for ask in asks]
-            mean, scores = topicality(tfidf, texts, [p.text for p in human])
-            row[name], row[f"{name}_se"] = mean, spread(scores)
-        rows.append(row)
     return rows
 
 
@@ -254,6 +232,13 @@ def parse_args(argv, prog):
         type=int,
         default=200,
         help="held-out titles per form for the topicality rows (0 = none; only for a model trained with titles)",
+    )
+    parser.add_argument(
+        "--titled",
+        type=int,
+        default=0,
+        help="also write this many poems per form and preset for held-out titles, one request each "
+        "(0 = none; only for a model trained with titles)",
     )
     parser.add_argument("--out", help="JSON file (default: NAME.eval.json beside the model; for the shipped one, here)")
     args = parser.parse_args(argv)
@@ -329,16 +314,12 @@ def main(argv=None, prog="python -m poemnet.evaluate"):
     corpus_name, all_poems = reference_corpus(args.corpus, training)
     val_fraction = training.get("val_fraction", 0.05)
     tables = Tables(p.text for p in corpus.split(all_poems, val_fraction)[0])
-    rows = generated_rows(
-        model,
-        forms,
-        args.presets,
-        args.n,
-        args.seed,
-        Sampling(temperature=0.8, top_p=0.9),
-        set(corpus_lines(p.text for p in all_poems)),
-        tables,
-    )
+    line_set = set(corpus_lines(p.text for p in all_poems))
+    sampling = Sampling(temperature=0.8, top_p=0.9)
+    rows = generated_rows(model, forms, args.presets, args.n, args.seed, sampling, line_set, tables)
+    if args.titled and model.vocab.title_end_id is not None:
+        titles = held_out_titles(model, forms, all_poems, val_fraction, args.titled)
+        rows += titled_rows(model, forms, args.presets, titles, args.seed, line_set, tables)
     if args.reference:
         rows += reference_rows(forms, all_poems, val_fraction, model.script, args.reference, tables)
     result = {
@@ -355,6 +336,8 @@ def main(argv=None, prog="python -m poemnet.evaluate"):
         train_texts = [p.text for p in corpus.split(all_poems, val_fraction)[0]]
         result["topicality"] = topicality_rows(model, forms, all_poems, val_fraction, args.topicality, train_texts)
     if args.artifact:
+        from poemnet.training.validation import validation_perplexity  # torch: only with --artifact
+
         result["validation"] = validation_perplexity(args.artifact)
     default_out = Path(path.with_suffix(".eval.json").name if is_shipped(path) else path.with_suffix(".eval.json"))
     out = Path(args.out) if args.out else default_out
@@ -365,6 +348,7 @@ def main(argv=None, prog="python -m poemnet.evaluate"):
         f"validation {form}: loss {v['val_loss']:.3f}, perplexity {v['val_ppl']:.1f}"
         + (f", given the title {v['val_ppl_titled']:.1f}" if "val_ppl_titled" in v else "")
         for form, v in result.get("validation", {}).items()
+        if form in FORMS or form not in known or form in {f.name for f in ci_forms}  # the JSON has every 词牌
     ]
     lines += [
         f"topicality {t['form']} ({t['poems']} held-out titles): titled {t['titled']:.3f} ± {t['titled_se']:.3f}, "

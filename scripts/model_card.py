@@ -17,20 +17,23 @@ import subprocess
 import sys
 from pathlib import Path
 
+from poemnet.common.forms import FORMS
+
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "models"
-SAMPLES = [
-    ["--form", "五绝", "--start", "月"],
+SAMPLES = [  # 诗 with and without titles, a theme, and 词 (the corpus gives 词 no titles: the 词牌 is their name)
+    ["--form", "五绝", "--title", "春夜"],
     ["--form", "五绝", "--rhyme", "--tones"],
-    ["--form", "七绝", "--acrostic", "春夏秋冬"],
-    ["--form", "七绝", "--rhyme", "--tones", "--no-repeat"],
-    ["--form", "五律", "--rhyme", "--tones", "--novel"],
-    ["--form", "五律", "--start", "山", "--rhyme", "--tones"],
-    ["--form", "七律", "--rhyme", "--tones", "--no-repeat", "--novel"],
-    ["--form", "七律", "--start", "秋"],
-    ["--form", "七绝", "--rhyme", "阳", "--tones"],
-    ["--form", "五绝", "--acrostic", "花好月圆", "--rhyme", "--tones"],
+    ["--form", "七绝", "--title", "送友人", "--rhyme", "--tones"],
+    ["--form", "七绝", "--acrostic", "春夏秋冬", "--rhyme", "--tones"],
+    ["--form", "五律", "--title", "山居秋夜", "--rhyme", "--tones", "--novel"],
+    ["--form", "七律", "--title", "登楼", "--rhyme", "--tones", "--no-repeat", "--novel", "--parallel"],
+    ["--form", "七律", "--first-line", "风急天高猿啸哀", "--keywords", "江", "--rhyme", "--tones"],
+    ["--form", "浣溪沙", "--rhyme", "--tones"],
+    ["--form", "菩萨蛮", "--rhyme", "--tones", "--no-repeat"],
+    ["--form", "水调歌头", "--rhyme", "--tones"],
 ]
+CIPAI = ["浣溪沙", "水调歌头", "鹧鸪天", "菩萨蛮", "满江红", "西江月", "临江仙", "念奴娇"]  # the most common 词牌
 
 
 def run(*args):
@@ -57,6 +60,7 @@ def main():
     parser.add_argument("--n", type=int, default=200, help="poems per form and preset for the evaluation")
     parser.add_argument("--hardware", default=f"{os.cpu_count()}-core {platform.machine()} CPU, no GPU")
     parser.add_argument("--presets", nargs="+", default=["plain", "rhyme+tones", "all"])
+    parser.add_argument("--titled", type=int, default=100, help="poems per form and preset for held-out titles")
     parser.add_argument(
         "--remake",
         action="store_true",
@@ -70,26 +74,17 @@ def main():
         shutil.copyfile(args.model, shipped)
     eval_json = MODELS / "evaluation.json"
     previous_card = (MODELS / "MODEL_CARD.md").read_text(encoding="utf-8") if args.remake else None
-    previous_validation = json.loads(eval_json.read_text(encoding="utf-8")).get("validation") if args.remake else None
-    artifact = [] if args.remake else ["--artifact", args.run_dir / "final"]
-    table = run(
-        "-m",
-        "poemnet.evaluate",
-        "--model",
-        shipped,
-        *artifact,
-        "--n",
-        args.n,
-        "--presets",
-        *args.presets,
-        "--out",
-        eval_json,
+    previous_validation = (
+        json.loads(eval_json.read_text(encoding="utf-8")).get("validation") if eval_json.exists() else None
     )
+    artifact = [] if args.remake else ["--artifact", args.run_dir / "final"]
+    options = evaluation_options(shipped, args)
+    table = run("-m", "poemnet.evaluate", "--model", shipped, *artifact, *options, "--out", eval_json)
     evaluation = json.loads(eval_json.read_text(encoding="utf-8"))
     if args.remake:
         evaluation["validation"] = previous_validation
         eval_json.write_text(json.dumps(evaluation, ensure_ascii=False, indent=1), encoding="utf-8")
-        return write_remade_card(previous_card, shipped, table, args)
+        return write_remade_card(previous_card, shipped, table, args, options)
     final = json.loads((args.run_dir / "final" / "metrics.json").read_text(encoding="utf-8"))
     config = (args.run_dir / "final" / "config.yaml").read_text(encoding="utf-8")
     corpus_stats = json.loads(Path(str(ROOT / "data" / "poems.jsonl.gz") + ".stats.json").read_text(encoding="utf-8"))
@@ -118,16 +113,47 @@ def main():
         config.strip(),
         "```",
         "",
-        "## Validation perplexity per form",
-        "",
-        "| form | loss | perplexity |",
-        "|---|---|---|",
+        *validation_section(evaluation["validation"], previous_validation),
     ]
-    lines += [f"| {form} | {v['val_loss']:.3f} | {v['val_ppl']:.1f} |" for form, v in evaluation["validation"].items()]
-    lines += ["", *evaluation_section(table, args), *samples_section(shipped)]
+    lines += ["", *evaluation_section(table, args, options), *samples_section(shipped)]
     lines += [f"Card written {datetime.date.today().isoformat()} by scripts/model_card.py.", ""]
     (MODELS / "MODEL_CARD.md").write_text("\n".join(lines), encoding="utf-8")
     print(f"wrote {MODELS / 'MODEL_CARD.md'} and {shipped}")
+
+
+def evaluation_options(shipped, args):
+    """evaluate's options: the 诗 forms and the most common 词牌 the model knows, titled rows for a
+    model that knows titles."""
+    from poemnet.generation.runtime import PoemModel
+
+    model = PoemModel(shipped)
+    forms = [f.name for f in model.forms if f.kind == "诗" or f.name in CIPAI]
+    titled = ["--titled", args.titled] if model.vocab.title_end_id is not None else []
+    return ["--n", args.n, "--presets", *args.presets, "--forms", *forms, *titled]
+
+
+def validation_section(validation, previous):
+    """The validation table: each 诗 form and the 词 (all and the most common), beside the previous
+    release's figures where it had them."""
+    lines = [
+        "## Validation perplexity",
+        "",
+        "On the validation split (2% of the poems, by a hash of their text: the previous release's split for the "
+        "诗). *Given the title*: the same poems with their titles before them (poems without a title stay untitled).",
+        "",
+        "| form | targets | loss | perplexity | given the title | previous release | change, untitled / titled |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for form, v in validation.items():
+        if not (form in FORMS or form == "词" or form in CIPAI):
+            continue
+        old = (previous or {}).get(form, {}).get("val_ppl")
+        titled = v.get("val_ppl_titled")
+        change = f"{v['val_ppl'] / old - 1:+.1%} / {titled / old - 1:+.1%}" if old and titled else "—"
+        cells = [form, f"{v.get('targets', 0):,}", f"{v['val_loss']:.3f}", f"{v['val_ppl']:.1f}"]
+        cells += [f"{titled:.1f}" if titled else "—", f"{old:.1f}" if old else "—", change]
+        lines.append("| " + " | ".join(cells) + " |")
+    return [*lines, "", "词: every supported 词牌 together; the 词 have no titles in the corpus.", ""]
 
 
 def header(shipped):
@@ -141,7 +167,7 @@ def header(shipped):
     ]
 
 
-def write_remade_card(previous, shipped, table, args):
+def write_remade_card(previous, shipped, table, args, options):
     """The previous card's training sections (same weights), with the new file, evaluation and poems."""
     start, end = previous.index("## How it was made"), previous.index("## Evaluation")
     training = previous[start:end].rstrip()
@@ -154,7 +180,7 @@ def write_remade_card(previous, shipped, table, args):
         *header(shipped),
         training,
         "",
-        *evaluation_section(table, args, artifact=False),
+        *evaluation_section(table, args, options, artifact=False),
         *samples_section(shipped),
         f"Card written {datetime.date.today().isoformat()} by scripts/model_card.py.",
         "",
@@ -163,17 +189,33 @@ def write_remade_card(previous, shipped, table, args):
     print(f"wrote {MODELS / 'MODEL_CARD.md'}")
 
 
-def evaluation_section(table, args, artifact=True):
+def evaluation_section(table, args, options, artifact=True):
     command = "python -m poemnet.evaluate --model poemnet/models/poemnet-release-int8.onnx"
     command += " --artifact runs/release/final" if artifact else ""
+    kept = [line for line in table.splitlines() if not line.startswith(("validation ", "wrote "))]
+    topicality = [f"- {line}" for line in kept if line.startswith("topicality ")]
+    tables = [line for line in kept if not line.startswith("topicality ")]
     return [
         f"## Evaluation ({args.n} poems per form and decoding, seed 0, temperature 0.8, top-p 0.9)",
         "",
-        f"`{command} --n {args.n} --presets {' '.join(args.presets)}`; `all` = rhyme + tones + no-repeat + novel. "
-        "The human row measures held-out validation poems (copy rate against the training split).",
+        f"`{command} {' '.join(map(str, options))}`; `all` = rhyme + tones + no-repeat + novel; "
+        "`+ title`: poem i written for the title of held-out poem i, one request each. "
+        "The human row measures held-out validation poems (copy rate against the training split). "
+        "The second table is the 词, by 词牌.",
         "",
-        table.split("\nvalidation")[0].split("\nwrote ")[0].strip(),
+        "\n".join(tables).strip(),
         "",
+        *(
+            [
+                "Topicality (common/topicality.py: how much closer a poem is to its title's human poem than to "
+                "others; written for the held-out titles, against untitled poems with the same seeds):",
+                "",
+                *topicality,
+                "",
+            ]
+            if topicality
+            else []
+        ),
     ]
 
 

@@ -91,7 +91,7 @@ def test_a_model_trained_with_titles_reads_them_in_torch_and_onnxruntime_alike(t
 
 
 @pytest.mark.slow
-def test_evaluate_reports_titled_perplexity_and_topicality_for_a_titled_model(titled_model, tmp_path):
+def test_evaluate_reports_titled_perplexity_topicality_and_titled_rows_for_a_titled_model(titled_model, tmp_path):
     out = tmp_path / "eval.json"
     result = run_script(
         "-m",
@@ -104,6 +104,9 @@ def test_evaluate_reports_titled_perplexity_and_topicality_for_a_titled_model(ti
         "8",
         "--presets",
         "plain",
+        "all",
+        "--titled",
+        "6",
         "--topicality",
         "20",
         "--reference",
@@ -117,3 +120,6 @@ def test_evaluate_reports_titled_perplexity_and_topicality_for_a_titled_model(ti
     (row,) = report["topicality"]
     assert row["poems"] == 20 and 0 <= row["titled"] <= 1 and row["titled_se"] > 0
     assert "topicality 五绝 (20 held-out titles)" in result.stdout
+    titled = {row["preset"]: row for row in report["rows"] if row["preset"].endswith(" + title")}
+    assert sorted(titled) == ["all + title", "plain + title"] and titled["plain + title"]["poems"] == 6
+    assert titled["all + title"]["format_valid"] == 1.0 and "| all + title |" in result.stdout

@@ -95,13 +95,13 @@ def test_a_killed_run_resumes_from_its_last_complete_checkpoint(tmp_path):
 
 def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_checkpoint(tmp_path, monkeypatch):
     cfg = tiny(tmp_path, "train.max_steps=10", "train.ckpt_every=2")
-    real_loss = Trainer.loss
+    real_loss = Trainer.loss_sum
 
     def poisoned(self, tokens, row_seeds):
         loss = real_loss(self, tokens, row_seeds)
         return loss * float("nan") if self.step == 5 and self.model.training else loss
 
-    monkeypatch.setattr(Trainer, "loss", poisoned)
+    monkeypatch.setattr(Trainer, "loss_sum", poisoned)
     with pytest.raises(TrainingDiverged, match="gradient norm became nan at step 5.*step-0000004"):
         train(cfg)
     last = checkpoint.latest_valid(tmp_path / "checkpoints")

@@ -2,14 +2,15 @@
 
 A row is <bos> <form> poem <eos>; for a model that learns titles, a share of the rows (drawn per
 step and place, like the dropout seeds) are <bos> title <title> <form> poem <eos>, right-padded
-to the batch's longest. Only the poem and <eos> are targets: every row of a form has the same
-number of them, so N processes x B still train exactly like 1 x NB.
+to the batch's longest. Only the poem and <eos> are targets. The training loss of a step is its
+summed cross-entropy over the number of targets in the whole global batch (`step_targets`), so N
+processes x B train exactly like 1 x NB even when rows have unequal numbers of targets.
 
 词 (data.ci_corpus) train beside the 诗, each row with its 词牌's token. A 词牌's poems come in
-several layouts and lengths, so the training rows of 词 are bucketed by the poem's length across
-词牌 ("词 48": every 词 of 48 characters and marks): a global batch draws from one bucket, and its
-rows keep the same number of targets. A bucket with fewer rows than a global batch is not trained
-(see report_setup). The validation rows are per 词牌, right-padded: their loss sums are exact.
+several layouts and lengths, so the training rows of all 词 share one pool (CI_BUCKET), right-
+padded; each epoch sorts the pool by length, loosely (a random jitter of up to CI_JITTER characters,
+so batches change between epochs), and cuts it into global batches of similar lengths, with little
+padding. Every 词 trains. The validation rows are per 词牌, right-padded: their loss sums are exact.
 """
 
 import contextlib
@@ -27,13 +28,14 @@ from poemnet.common.forms import FORMS
 from poemnet.common.vocab import Vocab
 
 IGNORE = -100  # target id that the loss skips
-CI_BUCKET = "词"  # the training rows of 词 of one length: "词 48"
+CI_BUCKET = "词"  # the key of the training rows of every 词
+CI_JITTER = 12  # characters of random jitter in the per-epoch length sort of the 词 pool
 
 
 @dataclass
 class PoemData:
     vocab: Vocab
-    train: dict  # 诗 form or 词 bucket -> LongTensor [N, T] of token ids, rows of one length
+    train: dict  # 诗 form (rows of one length) or CI_BUCKET (right-padded) -> LongTensor [N, T] of token ids
     val: dict  # form -> LongTensor [N, T]; a 词牌's rows right-padded
     forms: list  # forms present: 诗 in FORMS order, then 词牌 in the corpus's order (most poems first)
     script: str  # "simplified" or "traditional", from the builder's report beside the corpus
@@ -85,19 +87,13 @@ def load_ci(data_config):
     return poems, order + sorted(wanted - set(order))
 
 
-def untrained_ci(data, trained_keys):
-    """(词 training rows in buckets a global batch never draws, all 词 training rows)."""
-    ci = {key: len(rows) for key, rows in data.train.items() if key.startswith(CI_BUCKET + " ")}
-    return sum(n for key, n in ci.items() if key not in set(trained_keys)), sum(ci.values())
-
-
 def _encode(poems, vocab, by_length):
     """({key: LongTensor of the rows}, {key: [title ids per row]}, {key: forms of its rows}); the key
-    is the form, or for a 词 with `by_length` its length's bucket. Rows of unequal length (a 词牌's
-    validation rows) are right-padded."""
+    is the form, or CI_BUCKET for every 词 with `by_length` (training). Rows of unequal length (the
+    词) are right-padded."""
     groups = {}
     for p in poems:
-        key = f"{CI_BUCKET} {len(p.text)}" if by_length and p.form not in FORMS else p.form
+        key = CI_BUCKET if by_length and p.form not in FORMS else p.form
         groups.setdefault(key, []).append(p)
     tokens, titles = {}, {}
     for key, group in groups.items():
@@ -168,16 +164,25 @@ def loss_sums(
     return sums
 
 
-def epoch_batches(data, global_batch, seed, epoch):
+def row_lengths(tokens, pad_id=0):
+    """The number of tokens before the padding in each row of `tokens` [N, T]."""
+    return (tokens != pad_id).sum(dim=1).numpy()
+
+
+def epoch_batches(data, global_batch, seed, epoch, lengths=None):
     """The epoch's global batches as (form, row indices), the same order on every rank.
 
     Rows are shuffled within each form and cut into full batches of `global_batch` (the remainder
-    is dropped for this epoch); then the batch order is shuffled across forms.
+    is dropped for this epoch); then the batch order is shuffled across forms. The 词 pool is
+    sorted by its rows' `lengths` plus a jitter first, so that a batch holds 词 of similar length.
     """
     rng = np.random.default_rng([seed, epoch])
     batches = []
     for form in sorted(data):
         order = rng.permutation(len(data[form]))
+        if form == CI_BUCKET and lengths is not None:
+            jitter = rng.uniform(0, CI_JITTER, len(order))
+            order = order[np.argsort(lengths[form][order] + jitter, kind="stable")]
         for start in range(0, len(order) - global_batch + 1, global_batch):
             batches.append((form, order[start : start + global_batch]))
     return [batches[i] for i in rng.permutation(len(batches))]
@@ -205,7 +210,22 @@ class BatchSchedule:
         self.accum, self.rank, self.world_size = grad_accum_steps, rank, world_size
         self.titles, self.title_share, self.vocab = titles, title_share, vocab
         self.steps_per_epoch = steps_per_epoch(train, global_batch)
+        pad_id = vocab.pad_id if vocab is not None else 0
+        self.lengths = {key: row_lengths(tokens, pad_id) for key, tokens in train.items()}
         self._epoch = (None, None)
+
+    def _global_rows(self, step):
+        """(key, row indices) of step `step`'s global batch."""
+        epoch, i = divmod(step, self.steps_per_epoch)
+        if self._epoch[0] != epoch:
+            self._epoch = (epoch, epoch_batches(self.train, self.global_batch, self.seed, epoch, self.lengths))
+        return self._epoch[1][i]
+
+    def step_targets(self, step):
+        """The number of targets (poem and <eos>, never <bos>, the form or a title) in step
+        `step`'s whole global batch: the denominator of its loss on every rank and micro-batch."""
+        form, rows = self._global_rows(step)
+        return int(self.lengths[form][rows].sum()) - 2 * len(rows)
 
     def trained_forms(self):
         """The forms with at least one full global batch: the others are never trained."""
@@ -214,13 +234,11 @@ class BatchSchedule:
     def micro_batch(self, step, micro):
         """(tokens, dropout seeds of its rows) of this rank's share of micro-batch `micro` of
         optimizer step `step` (counted from the start)."""
-        epoch, i = divmod(step, self.steps_per_epoch)
-        if self._epoch[0] != epoch:
-            self._epoch = (epoch, epoch_batches(self.train, self.global_batch, self.seed, epoch))
-        form, rows = self._epoch[1][i]
+        form, rows = self._global_rows(step)
         places = rank_slice(rank_slice(np.arange(len(rows)), micro, self.accum), self.rank, self.world_size)
         seeds = dropout_seeds(self.seed, step, len(rows))[places]
-        tokens = self.train[form][torch.as_tensor(rows[places])]
+        width = int(self.lengths[form][rows].max())  # the global batch's longest row: no all-padding columns
+        tokens = self.train[form][torch.as_tensor(rows[places]), :width]
         if self.titles:  # each place's draw depends on the step and the place only, like its seed
             draws = np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(TITLE_STREAM, step)))
             titled = draws.random(len(rows))[places] < self.title_share

@@ -26,7 +26,7 @@ from poemnet.common.form_data import form_named
 from poemnet.generation.generate import generate, poem_rules
 from poemnet.generation.sampling import Sampling
 from poemnet.training import artifact, checkpoint, precision, ranks
-from poemnet.training.batches import BatchSchedule, inputs_and_targets, load_data, loss_sums, untrained_ci
+from poemnet.training.batches import BatchSchedule, inputs_and_targets, load_data, loss_sums
 from poemnet.training.checkpoint import NonFiniteWeights
 from poemnet.training.config import flatten, save_config
 from poemnet.training.model import PoemLSTM, numpy_step_fn
@@ -127,26 +127,34 @@ class Trainer:
         self.ckpt_root = self.run_dir / "checkpoints"
         self.step, self.tokens_seen, self.skipped_steps = 0, 0, 0
 
-    def loss(self, tokens, row_seeds):
+    def loss_sum(self, tokens, row_seeds):
+        """The summed cross-entropy of this micro-batch's targets."""
         inputs, targets = inputs_and_targets(tokens, self.data.vocab.title_end_id)
         logits = self.model(inputs, row_seeds)
-        return F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-100)
+        flat = logits.float().reshape(-1, logits.size(-1))
+        return F.cross_entropy(flat, targets.reshape(-1), ignore_index=-100, reduction="sum")
 
     def train_step(self):
-        """One optimizer step over grad_accum_steps micro-batches; returns this rank's mean loss."""
-        losses = []
-        for m in range(self.cfg.train.grad_accum_steps):
+        """One optimizer step over grad_accum_steps micro-batches. Each micro-batch's summed loss is
+        divided by the targets of the whole global batch and scaled back up by what accelerate divides
+        by (the ranks' gradient mean, the accumulation steps), so the gradient is the global batch's
+        mean over its targets however its rows fall. Returns this rank's share of that mean, scaled
+        by the ranks (their mean is the step's loss)."""
+        t, n_ranks = self.cfg.train, self.acc.num_processes
+        scale = n_ranks * t.grad_accum_steps / self.batches.step_targets(self.step)
+        total = 0.0
+        for m in range(t.grad_accum_steps):
             with self.acc.accumulate(self.model):
                 tokens, row_seeds = self.batches.micro_batch(self.step, m)
                 tokens = tokens.to(self.acc.device)
-                self.tokens_seen += tokens.size(0) * (tokens.size(1) - 1) * self.acc.num_processes  # inputs, all ranks
-                loss = self.loss(tokens, row_seeds)
+                self.tokens_seen += tokens.size(0) * (tokens.size(1) - 1) * n_ranks  # inputs, all ranks
+                loss = self.loss_sum(tokens, row_seeds) * scale
                 self.acc.backward(loss)
                 if self.acc.sync_gradients:
                     self.optimizer_step()
-                losses.append(loss.detach())
+                total = total + loss.detach() / t.grad_accum_steps
         self.step += 1
-        return torch.stack(losses).mean()
+        return total
 
     def optimizer_step(self):
         """Clip and step, unless the gradients are not finite: a bad step never reaches the weights.
@@ -339,9 +347,6 @@ def report_setup(trainer):
     )
     acc.print(f"compute dtypes: {trainer.precision}")
     untrained = [f for f in trainer.data.forms if f not in trainer.forms]
-    left, total = untrained_ci(trainer.data, trainer.batches.trained_forms())
-    if left:
-        acc.print(f"note: {left} of {total} 词 not trained: fewer poems of their length than a global batch")
     if untrained:
         acc.print(
             f"note: {', '.join(untrained)} not trained: fewer training poems than a global batch of "
