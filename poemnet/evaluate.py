@@ -348,7 +348,8 @@ def main(argv=None, prog="python -m poemnet.evaluate"):
         f"validation {form}: loss {v['val_loss']:.3f}, perplexity {v['val_ppl']:.1f}"
         + (f", given the title {v['val_ppl_titled']:.1f}" if "val_ppl_titled" in v else "")
         for form, v in result.get("validation", {}).items()
-        if form in FORMS or form not in known or form in {f.name for f in ci_forms}  # the JSON has every 词牌
+        # the 诗, the row of all 词 (the one name that is no form of the model) and the 词牌 asked for
+        if form in FORMS or form not in known or form in {f.name for f in ci_forms}
     ]
     lines += [
         f"topicality {t['form']} ({t['poems']} held-out titles): titled {t['titled']:.3f} ± {t['titled_se']:.3f}, "

@@ -32,7 +32,7 @@ for name in "${names[@]}"; do
   start=$(date +%s)
   "$PY" train_dist.py --config configs/release.yaml "${sets[@]}" --set "train.max_steps=$steps" \
     --set "train.warmup_steps=$((steps / 10))" --set train.eval_every=100000 --set train.ckpt_every=100000 \
-    --set train.num_samples=0 --set "output.dir=runs/sweep/$name_dir" >"runs/sweep/$name_dir.log" 2>&1
+    --set train.num_samples=0 --set data.ci_corpus=null --set "output.dir=runs/sweep/$name_dir" >"runs/sweep/$name_dir.log" 2>&1
   secs=$(($(date +%s) - start))
   ppl=$(grep -o 'val_ppl [0-9.]*' "runs/sweep/$name_dir.log" | tail -1 | cut -d' ' -f2)
   printf '%s\t%s steps\t%s tokens\t%s s\tval_ppl %s\n' "$name" "$steps" "$TOKENS" "$secs" "$ppl" | tee -a runs/sweep/results.tsv

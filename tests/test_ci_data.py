@@ -8,7 +8,15 @@ from ci_model import CI_FORMS
 from conftest import ROOT
 from poemnet.common import corpus, form_data
 from poemnet.common.errors import UserError
-from poemnet.training.batches import CI_BUCKET, IGNORE, BatchSchedule, inputs_and_targets, load_data
+from poemnet.training.batches import (
+    CI_BUCKET,
+    IGNORE,
+    BatchSchedule,
+    epoch_batches,
+    inputs_and_targets,
+    load_data,
+    row_lengths,
+)
 from poemnet.training.config import load_config
 
 CI_SET = ["data.ci_corpus=embedded", f"data.ci_forms=[{','.join(CI_FORMS)}]"]
@@ -73,7 +81,19 @@ def test_the_schedule_is_exact_across_processes_and_accumulation(data):
     assert keys == {"五绝", CI_BUCKET} and data.forms_in(whole.trained_forms()) == data.forms
     pool = len(data.train[CI_BUCKET])
     assert len(set(ci_rows)) == len(ci_rows) > pool - nb  # every 词 trains, but for one batch's remainder
-    assert sum(padding) < 0.1 * tokens  # batches of similar lengths: little padding
+    assert sum(padding) < 0.1 * tokens  # batches of similar lengths: little padding overall
+
+
+def test_the_remainder_of_the_ci_pool_is_drawn_at_random_so_the_longest_ci_train_too(data):
+    """Cut after the length sort, the remainder would be the longest 词 in every epoch."""
+    lengths = {key: row_lengths(tokens) for key, tokens in data.train.items()}
+    pool, nb, seen = len(data.train[CI_BUCKET]), 64, set()
+    assert pool % nb  # there is a remainder to drop
+    for epoch in range(4):
+        rows = [r for key, idx in epoch_batches(data.train, nb, 7, epoch, lengths) if key == CI_BUCKET for r in idx]
+        assert len(rows) == pool - pool % nb
+        seen.update(rows)
+    assert seen == set(range(pool))  # every 词 trained within four epochs, the longest included
 
 
 def test_the_loss_is_the_global_batch_mean_however_it_is_split(data):

@@ -10,7 +10,7 @@ processes x B train exactly like 1 x NB even when rows have unequal numbers of t
 several layouts and lengths, so the training rows of all 词 share one pool (CI_BUCKET), right-
 padded; each epoch sorts the pool by length, loosely (a random jitter of up to CI_JITTER characters,
 so batches change between epochs), and cuts it into global batches of similar lengths, with little
-padding. Every 词 trains. The validation rows are per 词牌, right-padded: their loss sums are exact.
+padding. The remainder is drawn at random, so every 词 trains. The validation rows are per 词牌, right-padded: their loss sums are exact.
 """
 
 import contextlib
@@ -173,14 +173,16 @@ def epoch_batches(data, global_batch, seed, epoch, lengths=None):
     """The epoch's global batches as (form, row indices), the same order on every rank.
 
     Rows are shuffled within each form and cut into full batches of `global_batch` (the remainder
-    is dropped for this epoch); then the batch order is shuffled across forms. The 词 pool is
-    sorted by its rows' `lengths` plus a jitter first, so that a batch holds 词 of similar length.
+    is dropped for this epoch); then the batch order is shuffled across forms. The 词 pool drops its
+    remainder at random first, then is sorted by its rows' `lengths` plus a jitter, so that a batch
+    holds 词 of similar length (cut after the sort, the remainder would be the longest 词, every epoch).
     """
     rng = np.random.default_rng([seed, epoch])
     batches = []
     for form in sorted(data):
         order = rng.permutation(len(data[form]))
         if form == CI_BUCKET and lengths is not None:
+            order = order[: len(order) - len(order) % global_batch]
             jitter = rng.uniform(0, CI_JITTER, len(order))
             order = order[np.argsort(lengths[form][order] + jitter, kind="stable")]
         for start in range(0, len(order) - global_batch + 1, global_batch):
