@@ -61,7 +61,7 @@ def main():
     parser.add_argument("--model", type=Path, required=True, help="the int8 ONNX file to ship")
     parser.add_argument("--n", type=int, default=200, help="poems per form and preset for the evaluation")
     parser.add_argument("--hardware", default=f"{os.cpu_count()}-core {platform.machine()} CPU, no GPU")
-    parser.add_argument("--presets", nargs="+", default=["plain", "rhyme+tones", "all"])
+    parser.add_argument("--presets", nargs="+", default=["plain", "rhyme+tones", "all", "all+parallel"])
     parser.add_argument("--titled", type=int, default=100, help="poems per form and preset for held-out titles")
     parser.add_argument(
         "--remake",
@@ -105,7 +105,8 @@ def main():
         "",
         f"Corpus: chinese-poetry 2.0.1 (npm), {corpus_stats['poems']:,} regulated poems after the builder: "
         + ", ".join(f"{n:,} {f}" for f, n in corpus_stats["by_form"].items())
-        + "; 2% held out for validation.",
+        + "; 2% held out for validation."
+        + ci_corpus_line(final_config_ci(args.run_dir)),
         f"Training: {args.hardware}, bf16, {training_minutes(args.run_dir):.0f} minutes, {final['step']:,} optimizer steps, "
         f"vocabulary {final['vocab_size']:,}; the LSTM's compute dtypes: {final.get('precision')}.",
         "",
@@ -121,6 +122,28 @@ def main():
     lines += [f"Card written {datetime.date.today().isoformat()} by scripts/model_card.py.", ""]
     (MODELS / "MODEL_CARD.md").write_text("\n".join(lines), encoding="utf-8")
     print(f"wrote {MODELS / 'MODEL_CARD.md'} and {shipped}")
+
+
+def final_config_ci(run_dir):
+    """The 词 corpus named by the run's config (data.ci_corpus), or None."""
+    import yaml
+
+    return yaml.safe_load((run_dir / "final" / "config.yaml").read_text(encoding="utf-8"))["data"].get("ci_corpus")
+
+
+def ci_corpus_line(ci_corpus):
+    """How many 词 of how many 词牌 the run trained beside the 诗 (the supported 词牌 of its 词 corpus)."""
+    if not ci_corpus:
+        return ""
+    from poemnet.common import corpus
+    from poemnet.common.form_data import supported_cipai
+
+    wanted = set(supported_cipai())
+    poems = [p for p in corpus.load(corpus.resolve_ci(ci_corpus)) if p.form in wanted]
+    return (
+        f" Beside them {len(poems):,} 词 of {len({p.form for p in poems})} 词牌 ({ci_corpus}: chinese-poetry's 宋词 and "
+        "五代词, the 词牌 with at least 10 poems in their most common layout), split the same way."
+    )
 
 
 def evaluation_options(shipped, args):
@@ -210,7 +233,7 @@ def evaluation_section(table, args, options, artifact=True):
     return [
         f"## Evaluation ({args.n} poems per form and decoding, seed 0, temperature 0.8, top-p 0.9)",
         "",
-        f"`{command} {' '.join(map(str, options))}`; `all` = rhyme + tones + no-repeat + novel; "
+        f"`{command} {' '.join(map(str, options))}`; `all` = rhyme + tones + no-repeat + novel, `all+parallel` adds 对仗 (律诗 only); "
         "`+ title`: poem i written for the title of held-out poem i, one request each. "
         "The human row measures held-out validation poems (copy rate against the training split). "
         "The second table is the 词, by 词牌.",
