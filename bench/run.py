@@ -5,7 +5,8 @@
 Generation: onnxruntime fp32 and int8 and the torch reference decoder, one poem (B=1) and a batch
 of 64, plain and with every rule on (which looks ahead at each line's next-to-last character), and
 what the lookahead and the 对仗 bias cost: every rule without the lookahead, and a 七律 with every
-rule, without the lookahead and with --parallel; the floor is the onnxruntime step alone x the
+rule, without the lookahead and with --parallel; and a 水调歌头 (词) plain and with every rule,
+for a model that knows 词; the floor is the onnxruntime step alone x the
 steps the form takes, so overhead = generation time / floor. Cold start: `python infer.py --start 月` as a whole
 process against `python -c "import onnxruntime, numpy"`. Training: train_dist.py against a bare
 PyTorch loop (bench/bare_loop.py: same model, batch, AdamW and clipping), fp32 and bf16, run
@@ -34,6 +35,7 @@ import numpy as np  # noqa: E402
 import poemnet.generation.generate  # noqa: E402
 import poemnet.generation.lookahead  # noqa: E402
 import poemnet.generation.scoring  # noqa: E402
+from poemnet.common.form_data import form_named  # noqa: E402
 from poemnet.common.forms import FORMS  # noqa: E402
 from poemnet.generation.generate import Constraints, generate_detailed, model_rules, poem_rules  # noqa: E402
 from poemnet.generation.runtime import PoemModel  # noqa: E402
@@ -51,6 +53,8 @@ SETTINGS = (
     (FORMS["七律"], "every rule", ALL_RULES),
     (FORMS["七律"], "every rule, no lookahead", BLIND),
     (FORMS["七律"], "every rule + 对仗", PARALLEL),
+    (form_named("水调歌头"), "plain", Constraints()),  # a long 词牌 (95 characters), for a model that knows 词
+    (form_named("水调歌头"), "every rule", ALL_RULES),
 )
 
 
