@@ -12,6 +12,7 @@ import pytest
 
 from conftest import ROOT, assert_clean_error, run_script
 from poemnet.common import prosody
+from poemnet.common.form_data import supported_cipai
 from poemnet.common.forms import FORMS
 from poemnet.generation import command, model_choice
 from poemnet.generation.request import FORM_ALIASES
@@ -184,8 +185,13 @@ def test_an_export_that_lacks_the_form_gives_way_to_the_shipped_model_and_says_s
 def test_list_names_every_form_template_and_rhyme_group_from_the_model():
     listing = json.loads(ok(poemnet("list", "--model", "shipped", "--json")))
     assert [f["name"] for f in listing["forms"]] == list(FORMS) and all(f["in_model"] for f in listing["forms"])
-    assert {name: [t["name"] for t in items] for name, items in listing["templates"].items()} == {
+    templates = {name: [t["name"] for t in items] for name, items in listing["templates"].items()}
+    assert {name: templates[name] for name in FORMS} == {
         name: [t["name"] for t in prosody.templates(form)] for name, form in FORMS.items()
+    }
+    assert {name: names for name, names in templates.items() if name not in FORMS} == {
+        name: ["corpus"]
+        for name in supported_cipai()  # a 词牌's one pattern, derived from its poems
     }
     names = prosody.load_table()[1]
     assert [g["name"] for g in listing["rhymes"]] == names and len(names) == 30

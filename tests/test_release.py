@@ -8,6 +8,7 @@ import re
 import pytest
 
 from conftest import ROOT, run_script
+from poemnet.common.form_data import form_named, supported_cipai
 from poemnet.common.forms import FORMS
 from poemnet.evaluate import matching_templates, rhymes
 from poemnet.generation import model_choice
@@ -17,9 +18,11 @@ from poemnet.generation.runtime import PoemModel
 SHIPPED = model_choice.SHIPPED_MODEL
 
 
-def test_the_shipped_model_knows_the_four_forms_and_carries_its_decoding_data():
+def test_the_shipped_model_knows_the_four_forms_every_cipai_and_titles_and_carries_its_decoding_data():
     model = PoemModel(SHIPPED)
-    assert [f.name for f in model.forms] == list(FORMS)
+    shi, ci = [f.name for f in model.forms if f.kind == "诗"], [f.name for f in model.forms if f.kind == "词"]
+    assert shi == list(FORMS) and ci == list(supported_cipai()) and len(ci) == 112
+    assert model.vocab.title_end_id is not None  # titles: the poem given its title
     assert model.prosody is not None and model.line_filter is not None
     assert model.props["quantization"] == "int8" and SHIPPED.stat().st_size < 15_000_000
 
@@ -51,6 +54,19 @@ def test_the_shipped_model_writes_valid_poems_with_every_option(form):
                 assert "".join(line[0] for line in poem["lines"]) == acrostic
 
 
+@pytest.mark.parametrize("form", ["浣溪沙", "水调歌头", "满江红"])
+def test_the_shipped_model_writes_its_cipai_in_their_layout_and_with_a_title_its_shi(form):
+    for seed, options in enumerate([[], ["--rhyme", "--tones", "--no-repeat"], ["--start", "月"]]):
+        result = run_script(
+            "infer.py", "--model", SHIPPED, "--form", form, "--n", "3", "--seed", seed, "--json", *options
+        )
+        assert result.returncode == 0, result.stderr
+        for poem in json.loads(result.stdout)["poems"]:
+            assert form_named(form).matches(poem["text"]), poem
+    result = run_script("infer.py", "--model", SHIPPED, "--form", "七绝", "--title", "秋夜", "--seed", "3", "--json")
+    assert result.returncode == 0 and FORMS["七绝"].matches(json.loads(result.stdout)["poems"][0]["text"])
+
+
 def test_the_model_card_gives_the_shipped_files_sha256():
     card = (ROOT / "models" / "MODEL_CARD.md").read_text(encoding="utf-8")
     stated = re.search(r"sha256: ([0-9a-f]{64})", card).group(1)
@@ -76,7 +92,7 @@ def test_infer_prefers_your_newest_export_and_falls_back_to_the_shipped_model(tm
     assert json.loads(result.stdout)["model_source"] in ("your newest export", "the shipped release model")
 
 
-@pytest.mark.parametrize("form", list(FORMS))
+@pytest.mark.parametrize("form", [*FORMS, "菩萨蛮"])
 def test_the_shipped_model_writes_poem_i_alike_for_every_batch_size(form):
     """int8 activations are quantized row by row: a poem does not depend on its neighbours."""
     model = PoemModel(SHIPPED)

@@ -88,7 +88,7 @@ def test_a_first_line_and_keywords_hold_with_every_rule_on_the_shipped_model(for
 @pytest.mark.parametrize(
     "options, fragment",
     [
-        (["--title", "秋夜"], "not trained with titles"),
+        (["--title", "秋夜寄友人江上月明时节有感"], "has 13 characters, at most 12"),
         (["--first-line", "床前明月"], "the first line of a 五绝 has 5"),
         (["--first-line", "床前明月光", "--start", "月"], "--first-line gives the first character already"),
         (["--first-line", "床前明月𠀀"], "not in the model's vocabulary"),
@@ -101,3 +101,10 @@ def test_bad_topic_options_are_one_line_errors(options, fragment):
     from conftest import assert_clean_error, run_script
 
     assert_clean_error(run_script("infer.py", "--model", "shipped", *options), fragment)
+
+
+def test_a_title_for_a_model_without_titles_is_a_one_line_error(all_forms_onnx):
+    from conftest import assert_clean_error, run_script
+
+    result = run_script("infer.py", "--model", all_forms_onnx[0], "--title", "秋夜")
+    assert_clean_error(result, "this model was not trained with titles")

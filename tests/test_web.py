@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 import pytest
 
 from conftest import ROOT, run_script
+from poemnet.common.form_data import form_named
 from poemnet.common.forms import FORMS
 from poemnet.evaluate import matching_templates, rhymes
 
@@ -102,15 +103,18 @@ def infer_greedy(*args):
 CASES = {
     "plain": ({}, []),
     "start": ({"start": "山"}, ["--start", "山"]),
-    "acrostic": ({"acrostic": "春秋山风花天云江"}, ["--acrostic", "春秋山风花天云江"]),
+    "acrostic": (
+        {"acrostic": "春秋山风花天云江月水人心松竹梅兰菊雪雨烟霞"},
+        ["--acrostic", "春秋山风花天云江月水人心松竹梅兰菊雪雨烟霞"],
+    ),
     "rhyme+tones": ({"rhyme": "1", "tones": "1"}, ["--rhyme", "--tones"]),
 }
 
 
-@pytest.mark.parametrize("form", list(FORMS))
+@pytest.mark.parametrize("form", [*FORMS, "浣溪沙", "水调歌头"])  # the 诗 forms and two 词牌 of the shipped model
 def test_greedy_poems_in_the_page_equal_infer_py(browser, page_url, form):
     for name, (params, args) in CASES.items():
-        lines = FORMS[form].num_lines
+        lines = form_named(form).num_lines
         if name == "acrostic":
             params, args = {"acrostic": params["acrostic"][:lines]}, ["--acrostic", args[1][:lines]]
         page = open_page(browser, page_url, form=form, greedy="1", n="1", **params)
@@ -150,7 +154,7 @@ def test_sampled_poems_keep_layout_rhyme_and_template(browser, page_url, form, t
         ({"greedy": "on"}, "greedy=on is not a yes or no: use 1, true or yes, or 0, false or no"),
         ({"rhyme": "1", "vertical": "2"}, "vertical=2 is not a yes or no"),
         ({"n": "three"}, "n=three is not a number"),
-        ({"title": "秋夜"}, "this model was not trained with titles"),
+        ({"title": "秋夜寄友人江上月明时节有感"}, "the title '秋夜寄友人江上月明时节有感' has 13 characters, at most 12"),
         ({"first_line": "床前明月"}, "the first line '床前明月' has 4 characters; the first line of a 五绝 has 5"),
     ],
 )
@@ -163,18 +167,21 @@ def test_bad_input_shows_its_message_in_the_page(browser, page_url, params, mess
 
 
 def test_a_given_first_line_and_keywords_appear_as_infer_py_writes_them(browser, page_url):
-    """Greedy: the poem infer.py writes; sampled: each begins with the line, each keyword inside one line
-    before its last character. The shipped model has no <title>: its title field is off, with a note."""
-    first, words = "床前明月光", ["江", "孤舟"]
+    """Greedy, with a title: the poem infer.py writes; sampled: each begins with the line, each keyword
+    inside one line before its last character. The shipped model knows titles: the field is on."""
+    first, words, title = "床前明月光", ["江", "孤舟"], "江夜"
     options = {"form": "五绝", "first_line": first, "keywords": ",".join(words), "rhyme": "1", "tones": "1"}
-    page = open_page(browser, page_url, **options, greedy="1", n="1")
+    page = open_page(browser, page_url, **options, title=title, greedy="1", n="1")
     greedy = page_poems(page)
     off, note_hidden = page.evaluate(
         "[document.querySelector('[name=title]').disabled, document.querySelector('#title-note').hidden]"
     )
-    assert off and not note_hidden
+    assert not off and note_hidden
     page.close()
     args = ["--form", "五绝", "--first-line", first, "--keywords", ",".join(words), "--rhyme", "--tones"]
+    untitled = infer_greedy(*args)
+    args += ["--title", title]
+    assert [p["text"] for p in greedy] != [p["text"] for p in untitled]  # the title changes the poem
     assert [p["text"] for p in greedy] == [p["text"] for p in infer_greedy(*args)]
     page = open_page(browser, page_url, **options, n="3", seed="5", temperature="1.2")
     sampled = page_poems(page)
