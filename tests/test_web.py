@@ -154,7 +154,10 @@ def test_sampled_poems_keep_layout_rhyme_and_template(browser, page_url, form, t
         ({"greedy": "on"}, "greedy=on is not a yes or no: use 1, true or yes, or 0, false or no"),
         ({"rhyme": "1", "vertical": "2"}, "vertical=2 is not a yes or no"),
         ({"n": "three"}, "n=three is not a number"),
-        ({"title": "秋夜寄友人江上月明时节有感"}, "the title '秋夜寄友人江上月明时节有感' has 13 characters, at most 12"),
+        (
+            {"title": "秋夜寄友人江上月明时节有感"},
+            "the title '秋夜寄友人江上月明时节有感' has 13 characters, at most 12",
+        ),
         ({"first_line": "床前明月"}, "the first line '床前明月' has 4 characters; the first line of a 五绝 has 5"),
     ],
 )
