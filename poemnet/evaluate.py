@@ -118,18 +118,19 @@ def generated_rows(model, forms, presets, n, seed, sampling, corpus_line_set, ta
             decoder = model_rules(model, form, Constraints(**PRESETS[preset]))
             started = time.perf_counter()
             poems = generate_detailed(model.step, model.zero_state, model.vocab, form, n, decoder, sampling, seed)
-            seconds = time.perf_counter() - started
-            texts = [p["text"] for p in poems]
-            rows.append(
-                {
-                    "form": form.name,
-                    "preset": preset,
-                    **metrics(texts, form, corpus_line_set, model.script, tables),
-                    "relaxed_share": sum(bool(p.get("relaxed")) for p in poems) / n,
-                    "poems_per_s": n / seconds,
-                }
-            )
+            rows.append(poems_row(form, preset, poems, time.perf_counter() - started, model, corpus_line_set, tables))
     return rows
+
+
+def poems_row(form, preset, poems, seconds, model, corpus_line_set, tables):
+    """The row of written poems (generate_detailed's dicts) of one form and preset."""
+    return {
+        "form": form.name,
+        "preset": preset,
+        **metrics([p["text"] for p in poems], form, corpus_line_set, model.script, tables),
+        "relaxed_share": sum(bool(p.get("relaxed")) for p in poems) / len(poems),
+        "poems_per_s": len(poems) / seconds,
+    }
 
 
 TITLED = " + title"  # the suffix of a preset's row written for held-out titles
@@ -150,16 +151,12 @@ def titled_rows(model, forms, presets, titles, seed, corpus_line_set, tables=Non
                 ask = request.Request(form=form.name, seed=seed + i, title=title, **options)
                 poems += request.write(model, request.prepare(model, ask))
             seconds = time.perf_counter() - started
-            row = {"form": form.name, "preset": preset + TITLED}
-            row.update(metrics([p["text"] for p in poems], form, corpus_line_set, model.script, tables))
-            row.update(relaxed_share=sum(bool(p.get("relaxed")) for p in poems) / len(poems))
-            rows.append({**row, "poems_per_s": len(poems) / seconds})
+            rows.append(poems_row(form, preset + TITLED, poems, seconds, model, corpus_line_set, tables))
     return rows
 
 
-def reference_rows(forms, poems, val_fraction, script, limit, tables=None):
+def reference_rows(forms, train, val, script, limit, tables=None):
     """The validation split's human poems, measured the same way (copy rate against the train split)."""
-    train, val = corpus.split(poems, val_fraction)
     train_lines = set(corpus_lines(p.text for p in train))
     rows = []
     for form in forms:
@@ -313,15 +310,16 @@ def main(argv=None, prog="python -m poemnet.evaluate"):
     training = json.loads(model.props.get("training", "{}"))
     corpus_name, all_poems = reference_corpus(args.corpus, training)
     val_fraction = training.get("val_fraction", 0.05)
-    tables = Tables(p.text for p in corpus.split(all_poems, val_fraction)[0])
+    train, held_out = corpus.split(all_poems, val_fraction)
+    tables = Tables(p.text for p in train)
     line_set = set(corpus_lines(p.text for p in all_poems))
     sampling = Sampling(temperature=0.8, top_p=0.9)
     rows = generated_rows(model, forms, args.presets, args.n, args.seed, sampling, line_set, tables)
     if args.titled and model.vocab.title_end_id is not None:
-        titles = held_out_titles(model, forms, all_poems, val_fraction, args.titled)
+        titles = held_out_titles(model, forms, held_out, args.titled)
         rows += titled_rows(model, forms, args.presets, titles, args.seed, line_set, tables)
     if args.reference:
-        rows += reference_rows(forms, all_poems, val_fraction, model.script, args.reference, tables)
+        rows += reference_rows(forms, train, held_out, model.script, args.reference, tables)
     result = {
         "model": str(path),
         "corpus": str(corpus_name),
@@ -333,8 +331,8 @@ def main(argv=None, prog="python -m poemnet.evaluate"):
     if ci_forms:
         result["ci_rows"] = ci_evaluation(model, ci_forms, args, training, val_fraction)
     if args.topicality and model.vocab.title_end_id is not None:
-        train_texts = [p.text for p in corpus.split(all_poems, val_fraction)[0]]
-        result["topicality"] = topicality_rows(model, forms, all_poems, val_fraction, args.topicality, train_texts)
+        train_texts = [p.text for p in train]
+        result["topicality"] = topicality_rows(model, forms, held_out, args.topicality, train_texts)
     if args.artifact:
         from poemnet.training.validation import validation_perplexity  # torch: only with --artifact
 

@@ -17,6 +17,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script from a clone: the clone's poemnet
 
@@ -106,7 +108,7 @@ def main():
         f"Corpus: chinese-poetry 2.0.1 (npm), {corpus_stats['poems']:,} regulated poems after the builder: "
         + ", ".join(f"{n:,} {f}" for f, n in corpus_stats["by_form"].items())
         + "; 2% held out for validation."
-        + ci_corpus_line(final_config_ci(args.run_dir)),
+        + ci_corpus_line(yaml.safe_load(config)["data"].get("ci_corpus")),
         f"Training: {args.hardware}, bf16, {training_minutes(args.run_dir):.0f} minutes, {final['step']:,} optimizer steps, "
         f"vocabulary {final['vocab_size']:,}; the LSTM's compute dtypes: {final.get('precision')}.",
         "",
@@ -122,13 +124,6 @@ def main():
     lines += [f"Card written {datetime.date.today().isoformat()} by scripts/model_card.py.", ""]
     (MODELS / "MODEL_CARD.md").write_text("\n".join(lines), encoding="utf-8")
     print(f"wrote {MODELS / 'MODEL_CARD.md'} and {shipped}")
-
-
-def final_config_ci(run_dir):
-    """The 词 corpus named by the run's config (data.ci_corpus), or None."""
-    import yaml
-
-    return yaml.safe_load((run_dir / "final" / "config.yaml").read_text(encoding="utf-8"))["data"].get("ci_corpus")
 
 
 def ci_corpus_line(ci_corpus):

@@ -1,30 +1,28 @@
 """Do written poems keep to their titles? Held-out titles, and poems written for them against
 untitled poems with the same seeds, measured by common/topicality.py. No torch."""
 
-from poemnet.common import corpus
 from poemnet.generation import request
 
 
-def held_out_titles(model, forms, poems, val_fraction, limit):
-    """{form name: up to `limit` titles of held-out poems, in the model's vocabulary}."""
-    held_out = corpus.split(poems, val_fraction)[1]
-    found = {}
-    for form in forms:
-        titles = [p.title for p in held_out if p.form == form.name and p.title]
-        found[form.name] = [t for t in titles if all(ch in model.vocab.index for ch in t)][:limit]
-    return found
+def titled_poems(model, form, held_out, limit):
+    """Up to `limit` held-out poems of `form` with a title the model's vocabulary can read."""
+    titled = [p for p in held_out if p.form == form.name and p.title]
+    return [p for p in titled if all(ch in model.vocab.index for ch in p.title)][:limit]
 
 
-def topicality_rows(model, forms, poems, val_fraction, limit, tables_texts):
+def held_out_titles(model, forms, held_out, limit):
+    """{form name: the titles of titled_poems}."""
+    return {form.name: [p.title for p in titled_poems(model, form, held_out, limit)] for form in forms}
+
+
+def topicality_rows(model, forms, held_out, limit, tables_texts):
     """For a model trained with titles: poems written for held-out titles against untitled poems
     with the same seeds, by common/topicality.py (mean and its standard error)."""
     from poemnet.common.topicality import CharTfIdf, spread, topicality
 
     tfidf, rows = CharTfIdf(tables_texts), []
-    held_out = corpus.split(poems, val_fraction)[1]
     for form in forms:
-        human = [p for p in held_out if p.form == form.name and p.title]
-        human = [p for p in human if all(ch in model.vocab.index for ch in p.title)][:limit]
+        human = titled_poems(model, form, held_out, limit)
         if len(human) < 2:
             continue
         row = {"form": form.name, "poems": len(human)}

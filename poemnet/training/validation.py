@@ -22,9 +22,8 @@ def validation_perplexity(artifact_dir):
     titled_sums = loss_sums(trained.model, titled, "cpu", title_end_id=title_end) if titled else {}
     ci = [f for f in data.forms if f not in FORMS and f in sums]
     if ci:  # every 词牌 together, beside each one
-        sums[ALL_CI] = tuple(sum(sums[f][i] for f in ci) for i in (0, 1))
-        if titled_sums:
-            titled_sums[ALL_CI] = tuple(sum(titled_sums[f][i] for f in ci) for i in (0, 1))
+        for table in (t for t in (sums, titled_sums) if t):
+            table[ALL_CI] = tuple(sum(table[f][i] for f in ci) for i in (0, 1))
     result = {}
     for form in [f for f in FORMS if f in sums] + ([ALL_CI] if ci else []) + ci:
         total, count = sums[form]
