@@ -165,6 +165,14 @@ def test_a_bare_yaml_no_means_no_mixed_precision(tmp_path):
     assert tiny(tmp_path, "train.mixed_precision=no").train.mixed_precision == "no"
 
 
+def test_floats_written_without_a_dot_are_floats_and_other_strings_are_not(tmp_path):
+    config = tiny(tmp_path, "train.lr=3e-4", "train.min_lr=1E-5", "model.dropout=+2.5e-1")
+    assert (config.train.lr, config.train.min_lr, config.model.dropout) == (3e-4, 1e-5, 0.25)
+    for text in ("3e", "e-4", "three", "1e-4x"):
+        with pytest.raises(UserError, match="train.lr must be float"):
+            tiny(tmp_path, f"train.lr={text}")
+
+
 def test_a_second_fresh_run_into_the_same_folder_is_refused_and_a_mismatched_resume_too(tmp_path):
     train(tiny(tmp_path, "train.max_steps=2"))
     config_before = (tmp_path / "config.yaml").read_text()

@@ -4,6 +4,7 @@ Unknown keys, wrong types and impossible values are UserErrors raised before any
 """
 
 import dataclasses
+import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,6 +123,9 @@ def _check(ok, message):
         raise UserError(message)
 
 
+_YAML11_FLOAT_MISS = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
+
 def _coerce(value, hint, key):
     """Check `value` against the field's type; ints are accepted where floats are expected."""
     optional = typing.get_origin(hint) is typing.Union and type(None) in typing.get_args(hint)
@@ -135,6 +139,8 @@ def _coerce(value, hint, key):
         raise UserError(f"{key} must be a string; YAML read {value!r}: put the value in quotes")
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if hint is float and isinstance(value, str) and _YAML11_FLOAT_MISS.fullmatch(value):
+        return float(value)  # YAML 1.1 reads 3e-4 (no dot) as a string; everybody writes it so
     if hint is list and isinstance(value, list):
         return value
     if isinstance(value, hint) and not (hint is int and isinstance(value, bool)):
