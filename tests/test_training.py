@@ -183,6 +183,18 @@ def test_a_second_fresh_run_into_the_same_folder_is_refused_and_a_mismatched_res
         train(tiny(tmp_path, "train.max_steps=4", "model.hidden_dim=48"), resume="auto")
 
 
+def test_a_resume_that_would_train_other_poems_is_refused_and_leaves_the_folder_as_it_was(tmp_path):
+    train(tiny(tmp_path, "train.max_steps=2"))
+    config_before = (tmp_path / "config.yaml").read_text()
+    with pytest.raises(UserError, match="other poems than this run trains at step 2"):
+        train(tiny(tmp_path, "train.max_steps=4", "train.seed=2"), resume="auto")
+    with pytest.raises(UserError, match="does not fit this config's model"):
+        train(tiny(tmp_path, "train.max_steps=4", "model.hidden_dim=48"), resume="auto")
+    assert (tmp_path / "config.yaml").read_text() == config_before
+    train(tiny(tmp_path, "train.max_steps=4", "train.lr=0.01"), resume="auto")  # the same poems: resumes
+    assert "lr: 0.01" in (tmp_path / "config.yaml").read_text()
+
+
 def test_accelerate_launch_with_the_multi_cpu_config_runs_two_ranks(tmp_path):
     result = run_script(
         "-m",

@@ -14,6 +14,7 @@ padding. The remainder is drawn at random, so every 词 trains. The validation r
 """
 
 import contextlib
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -222,6 +223,14 @@ class BatchSchedule:
         if self._epoch[0] != epoch:
             self._epoch = (epoch, epoch_batches(self.train, self.global_batch, self.seed, epoch, self.lengths))
         return self._epoch[1][i]
+
+    def fingerprint(self, step):
+        """A digest of step `step`'s global batch (its form and its rows' tokens, in order): a
+        resumed run checks that it goes on with the batch the interrupted run would have trained."""
+        form, rows = self._global_rows(step)
+        digest = hashlib.sha256(form.encode())
+        digest.update(np.ascontiguousarray(self.train[form][torch.as_tensor(rows)].numpy()).tobytes())
+        return digest.hexdigest()[:16]
 
     def step_targets(self, step):
         """The number of targets (poem and <eos>, never <bos>, the form or a title) in step

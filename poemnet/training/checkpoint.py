@@ -186,10 +186,10 @@ def read(folder, rank):
 # ---- the run folder: start, resume, refuse, abandon ------------------------------------------
 
 
-def start_folder(run_dir, resume, write_config, warn):
+def start_folder(run_dir, resume, warn):
     """Rank 0: the checkpoint to resume from (or None), refusing to overwrite an earlier run; then
-    the run folder and its config (`write_config(path)`). An explicit older checkpoint abandons
-    the newer ones."""
+    the run folder. An explicit older checkpoint abandons the newer ones. The run's config.yaml is
+    written once the checkpoint has been restored: a refused resume leaves the folder as it was."""
     root = Path(run_dir) / "checkpoints"
     folder = resolve_resume(resume, root, warn=warn)
     if folder is None and not resume and list_checkpoints(root):
@@ -200,8 +200,7 @@ def start_folder(run_dir, resume, write_config, warn):
     if folder is not None and resume != "auto":
         for moved in abandon_later(root, step_of(folder)):
             warn(f"note: {moved.name} is newer than {folder.name}: moved to {moved.parent} so the new run replaces it")
-    Path(run_dir).mkdir(parents=True, exist_ok=True)  # only now: a refused run must not overwrite files
-    write_config(Path(run_dir) / "config.yaml")
+    Path(run_dir).mkdir(parents=True, exist_ok=True)
     return folder
 
 
@@ -229,13 +228,21 @@ def save(acc, model, optimizer, root, state, keep_last):
     ranks.main_only(acc, lambda: seal(root, step, keep_last))
 
 
-def restore(acc, model, optimizer, folder, global_batch):
-    """Load a checkpoint into the model, optimizer, scaler and random state; returns trainer.json."""
+def restore(acc, model, optimizer, folder, global_batch, batch_fingerprint):
+    """Load a checkpoint into the model, optimizer, scaler and random state; returns trainer.json.
+    `batch_fingerprint(step)` digests the global batch this run would train at `step`: it must be
+    the one the checkpointed run would have trained next, or the resume would not be exact."""
     model_state, optimizer_state, rng, extra = read(folder, acc.process_index)
     if extra["world_size"] != acc.num_processes or extra["global_batch"] != global_batch:
         raise UserError(
             f"{folder} was written by {extra['world_size']} processes with global batch "
             f"{extra['global_batch']}: resume with the same launcher and train.batch_size"
+        )
+    if "next_batch" in extra and extra["next_batch"] != batch_fingerprint(extra["step"]):
+        raise UserError(
+            f"{folder} would go on with other poems than this run trains at step {extra['step']}: "
+            "the corpus, data settings, train.seed or PoemNet's batch order changed since it was written; "
+            "resume with those unchanged, or set output.dir to start a new run"
         )
     try:
         acc.unwrap_model(model).load_state_dict(model_state)

@@ -223,6 +223,7 @@ class Trainer:
             "tokens_seen": self.tokens_seen,
             "skipped_steps": self.skipped_steps,
             "global_batch": self.global_batch,
+            "next_batch": self.batches.fingerprint(self.step),
         }
 
     def save_checkpoint(self):
@@ -234,7 +235,9 @@ class Trainer:
             raise TrainingDiverged(str(e))
 
     def resume(self, folder):
-        extra = checkpoint.restore(self.acc, self.model, self.optimizer, folder, self.global_batch)
+        extra = checkpoint.restore(
+            self.acc, self.model, self.optimizer, folder, self.global_batch, self.batches.fingerprint
+        )
         self.step = extra["step"]
         self.tokens_seen, self.skipped_steps = extra.get("tokens_seen", 0), extra.get("skipped_steps", 0)
 
@@ -316,16 +319,15 @@ def train(cfg, resume=None, stop_after=None):
     """Train from a validated config; returns the final artifact folder (None if stopped early)."""
     acc = make_accelerator(cfg)
     trainer = Trainer(cfg, acc)
-    folder = ranks.main_only(
-        acc, lambda: checkpoint.start_folder(cfg.output.dir, resume, lambda path: save_config(cfg, path), acc.print)
-    )
-    if cfg.output.tensorboard:
-        acc.init_trackers("tensorboard", config=flatten(cfg))
+    folder = ranks.main_only(acc, lambda: checkpoint.start_folder(cfg.output.dir, resume, acc.print))
     if folder is not None:
         ranks.same_outcome(acc, lambda: trainer.resume(folder))
         acc.print(f"resumed from {folder} at step {trainer.step}")
     elif resume:
         acc.print(f"no complete checkpoint in {trainer.ckpt_root}: starting from step 0")
+    ranks.main_only(acc, lambda: save_config(cfg, Path(cfg.output.dir) / "config.yaml"))
+    if cfg.output.tensorboard:  # only now: a refused resume leaves no new event file either
+        acc.init_trackers("tensorboard", config=flatten(cfg))
     report_setup(trainer)
     metrics = trainer.fit(stop_after)
     final = None
