@@ -168,9 +168,12 @@ def test_a_bare_yaml_no_means_no_mixed_precision(tmp_path):
 def test_floats_written_without_a_dot_are_floats_and_other_strings_are_not(tmp_path):
     config = tiny(tmp_path, "train.lr=3e-4", "train.min_lr=1E-5", "model.dropout=+2.5e-1")
     assert (config.train.lr, config.train.min_lr, config.model.dropout) == (3e-4, 1e-5, 0.25)
-    for text in ("3e", "e-4", "three", "1e-4x"):
+    for text in ("3e", "e-4", "three", "1e-4x", "１e-4", "nan"):
         with pytest.raises(UserError, match="train.lr must be float"):
             tiny(tmp_path, f"train.lr={text}")
+    for text in ("1e400", ".inf", "-.inf", ".nan"):
+        with pytest.raises(UserError, match="train.weight_decay must be a finite number"):
+            tiny(tmp_path, f"train.weight_decay={text}")
 
 
 def test_a_second_fresh_run_into_the_same_folder_is_refused_and_a_mismatched_resume_too(tmp_path):
@@ -193,6 +196,13 @@ def test_a_resume_that_would_train_other_poems_is_refused_and_leaves_the_folder_
     assert (tmp_path / "config.yaml").read_text() == config_before
     train(tiny(tmp_path, "train.max_steps=4", "train.lr=0.01"), resume="auto")  # the same poems: resumes
     assert "lr: 0.01" in (tmp_path / "config.yaml").read_text()
+
+
+def test_a_resume_that_would_title_other_rows_is_refused(tmp_path):
+    train(tiny(tmp_path, "train.max_steps=2", "data.title_share=0.3"))
+    with pytest.raises(UserError, match="other poems than this run trains at step 2"):
+        train(tiny(tmp_path, "train.max_steps=4", "data.title_share=0.9"), resume="auto")
+    train(tiny(tmp_path, "train.max_steps=4", "data.title_share=0.3"), resume="auto")
 
 
 def test_accelerate_launch_with_the_multi_cpu_config_runs_two_ranks(tmp_path):
@@ -298,6 +308,9 @@ def test_resuming_an_older_checkpoint_abandons_the_newer_branch(tmp_path, capsys
     cfg = tiny(tmp_path, "train.max_steps=8", "train.ckpt_every=2", "train.keep_last=3")
     train(cfg, stop_after=6)
     root = tmp_path / "checkpoints"
+    assert [p.name for p in checkpoint.list_checkpoints(root)] == ["step-0000002", "step-0000004", "step-0000006"]
+    with pytest.raises(UserError, match="other poems"):  # refused: the newer branch stays where it was
+        train(tiny(tmp_path, "train.max_steps=8", "train.seed=2"), resume=str(root / "step-0000002"))
     assert [p.name for p in checkpoint.list_checkpoints(root)] == ["step-0000002", "step-0000004", "step-0000006"]
     train(cfg, resume=str(root / "step-0000002"), stop_after=2)
     assert [p.name for p in checkpoint.list_checkpoints(root)] == ["step-0000002", "step-0000004"]

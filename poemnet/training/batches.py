@@ -230,7 +230,16 @@ class BatchSchedule:
         form, rows = self._global_rows(step)
         digest = hashlib.sha256(form.encode())
         digest.update(np.ascontiguousarray(self.train[form][torch.as_tensor(rows)].numpy()).tobytes())
+        if self.titles:  # the titles each row is given, too: title_share or the titles may change alone
+            titled = self._titled(step, len(rows))
+            digest.update(repr([self.titles[form][r] if on else [] for r, on in zip(rows, titled)]).encode())
         return digest.hexdigest()[:16]
+
+    def _titled(self, step, n):
+        """Which places of step `step`'s global batch of `n` rows get their title: a draw that
+        depends on the step and the place only, like the dropout seeds."""
+        draws = np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(TITLE_STREAM, step)))
+        return draws.random(n) < self.title_share
 
     def step_targets(self, step):
         """The number of targets (poem and <eos>, never <bos>, the form or a title) in step
@@ -250,9 +259,8 @@ class BatchSchedule:
         seeds = dropout_seeds(self.seed, step, len(rows))[places]
         width = int(self.lengths[form][rows].max())  # the global batch's longest row: no all-padding columns
         tokens = self.train[form][torch.as_tensor(rows[places]), :width]
-        if self.titles:  # each place's draw depends on the step and the place only, like its seed
-            draws = np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(TITLE_STREAM, step)))
-            titled = draws.random(len(rows))[places] < self.title_share
+        if self.titles:
+            titled = self._titled(step, len(rows))[places]
             titles = [self.titles[form][r] for r in rows[places]]
             tokens = with_titles(tokens, titles, titled, self.vocab.pad_id, self.vocab.title_end_id)
         return tokens, seeds.tolist()

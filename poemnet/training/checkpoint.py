@@ -79,18 +79,20 @@ def fresh_partial_dir(root, step):
     return folder
 
 
-def abandon_later(root, step):
-    """Rank 0, on resuming from an older checkpoint: move the newer ones to abandoned/, so that
-    pruning keeps the new lineage and --resume auto never jumps back to the old branch."""
-    moved = []
+def abandon_later(root, resumed, warn):
+    """Rank 0, once an explicitly named older checkpoint `resumed` is restored: move the newer ones
+    to abandoned/, so that pruning keeps the new lineage and --resume auto never jumps back to the
+    old branch. Only after the restore: a refused resume must leave them where they were."""
+    step = step_of(resumed)
     for folder in list_checkpoints(root):
         if int(_STEP_DIR.match(folder.name).group(1)) > step:
             target = Path(root) / "abandoned" / folder.name
             shutil.rmtree(target, ignore_errors=True)
             target.parent.mkdir(exist_ok=True)
             os.replace(folder, target)
-            moved.append(target)
-    return moved
+            warn(
+                f"note: {folder.name} is newer than {Path(resumed).name}: moved to {target.parent} so the new run replaces it"
+            )
 
 
 def write_rank_files(folder, rank, model_state=None, optimizer_state=None, extra=None):
@@ -188,8 +190,8 @@ def read(folder, rank):
 
 def start_folder(run_dir, resume, warn):
     """Rank 0: the checkpoint to resume from (or None), refusing to overwrite an earlier run; then
-    the run folder. An explicit older checkpoint abandons the newer ones. The run's config.yaml is
-    written once the checkpoint has been restored: a refused resume leaves the folder as it was."""
+    the run folder. The run's config.yaml (and abandon_later) wait until the checkpoint has been
+    restored: a refused resume leaves the folder as it was."""
     root = Path(run_dir) / "checkpoints"
     folder = resolve_resume(resume, root, warn=warn)
     if folder is None and not resume and list_checkpoints(root):
@@ -197,9 +199,6 @@ def start_folder(run_dir, resume, warn):
             f"{root} holds checkpoints of an earlier run: pass --resume auto to continue it, "
             "or set output.dir to a new folder"
         )
-    if folder is not None and resume != "auto":
-        for moved in abandon_later(root, step_of(folder)):
-            warn(f"note: {moved.name} is newer than {folder.name}: moved to {moved.parent} so the new run replaces it")
     Path(run_dir).mkdir(parents=True, exist_ok=True)
     return folder
 

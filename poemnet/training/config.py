@@ -4,6 +4,7 @@ Unknown keys, wrong types and impossible values are UserErrors raised before any
 """
 
 import dataclasses
+import math
 import re
 import typing
 from dataclasses import dataclass, field
@@ -123,7 +124,7 @@ def _check(ok, message):
         raise UserError(message)
 
 
-_YAML11_FLOAT_MISS = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+_DECIMAL = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?", re.ASCII)
 
 
 def _coerce(value, hint, key):
@@ -137,15 +138,25 @@ def _coerce(value, hint, key):
         return "no"  # YAML 1.1 reads a bare `no` as false: accelerate's spelling must still work
     if hint is str and isinstance(value, bool):
         raise UserError(f"{key} must be a string; YAML read {value!r}: put the value in quotes")
-    if hint is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if hint is float and isinstance(value, str) and _YAML11_FLOAT_MISS.fullmatch(value):
-        return float(value)  # YAML 1.1 reads 3e-4 (no dot) as a string; everybody writes it so
+    if hint is float:
+        return _finite_float(value, key)
     if hint is list and isinstance(value, list):
         return value
     if isinstance(value, hint) and not (hint is int and isinstance(value, bool)):
         return value
     raise UserError(f"{key} must be {hint.__name__}, got {type(value).__name__} {value!r}")
+
+
+def _finite_float(value, key):
+    """A float field takes ints and, since YAML 1.1 reads 3e-4 (no dot) as a string, decimal
+    strings too; never inf or nan, which no setting means."""
+    if isinstance(value, str) and _DECIMAL.fullmatch(value):
+        value = float(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise UserError(f"{key} must be float, got {type(value).__name__} {value!r}")
+    if not math.isfinite(value):
+        raise UserError(f"{key} must be a finite number, got {value!r}")
+    return float(value)
 
 
 def _from_dict(cls, raw, prefix):

@@ -322,6 +322,8 @@ def train(cfg, resume=None, stop_after=None):
     folder = ranks.main_only(acc, lambda: checkpoint.start_folder(cfg.output.dir, resume, acc.print))
     if folder is not None:
         ranks.same_outcome(acc, lambda: trainer.resume(folder))
+        if resume != "auto":
+            ranks.main_only(acc, lambda: checkpoint.abandon_later(trainer.ckpt_root, folder, acc.print))
         acc.print(f"resumed from {folder} at step {trainer.step}")
     elif resume:
         acc.print(f"no complete checkpoint in {trainer.ckpt_root}: starting from step 0")
