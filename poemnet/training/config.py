@@ -154,9 +154,13 @@ def _finite_float(value, key):
         value = float(value)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise UserError(f"{key} must be float, got {type(value).__name__} {value!r}")
-    if not math.isfinite(value):
+    try:
+        number = float(value)  # an int of 400 digits overflows here
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
         raise UserError(f"{key} must be a finite number, got {value!r}")
-    return float(value)
+    return number
 
 
 def _from_dict(cls, raw, prefix):
