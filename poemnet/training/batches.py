@@ -229,7 +229,7 @@ class BatchSchedule:
         resumed run checks that it goes on with the batch the interrupted run would have trained."""
         form, rows = self._global_rows(step)
         digest = hashlib.sha256(form.encode())
-        digest.update(np.ascontiguousarray(self.train[form][torch.as_tensor(rows)].numpy()).tobytes())
+        digest.update(self.train[form][torch.as_tensor(rows)].numpy().tobytes())  # tobytes is C order always
         if self.titles:  # the titles each row is given, too: title_share or the titles may change alone
             titled = self._titled(step, len(rows))
             digest.update(repr([self.titles[form][r] if on else [] for r, on in zip(rows, titled)]).encode())
